@@ -1,0 +1,168 @@
+/*
+ * internal.h - the API layer's objects: sessions, connect handles and
+ * request handles, the handle table, cross-thread calls and the event
+ * queue that delivers every status callback.
+ *
+ * Threading: an object is touched only on its session's I/O thread. Other
+ * threads reach it through ah__invoke, which runs the call on that thread
+ * and waits for its immediate result. The handle table and each session's
+ * call queue have their own locks; nothing else is shared.
+ */
+#ifndef AH_API_INTERNAL_H
+#define AH_API_INTERNAL_H
+
+#include "ahttp.h"
+#include "conn/conn.h"
+#include "request/request.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+typedef struct ah__session ah__session;
+typedef struct ah__object ah__object;
+typedef struct ah__call ah__call;
+
+typedef struct ah__options {
+  uint32_t connect_timeout;
+  uint32_t send_timeout;
+  uint32_t receive_timeout;
+  uint32_t read_buffer_size;
+  uint32_t max_header_bytes;
+  uint64_t notify_mask;
+  char *user_agent;
+} ah__options;
+
+struct ah__object {
+  int type; /* AH_HANDLE_TYPE_* */
+  ah_handle handle;
+  ah__session *session;
+  ah__object *parent;
+  ah__object *children; /* doubly linked through prev/next */
+  ah__object *prev, *next;
+  ah_status_cb cb;
+  void *context;
+  ah__options opts;
+  int closing;       /* the handle is invalid; teardown has begun */
+  int closing_sent;  /* HANDLE_CLOSING is queued: nothing may follow it */
+  int error;
+  char detail[256];
+};
+
+typedef struct ah__connect {
+  ah__object base;
+  char *host;
+  uint16_t port;
+  char *user;
+  char *password;
+} ah__connect;
+
+typedef struct ah__request_object {
+  ah__object base;
+  ah__request req;
+  ah__call *sync_call; /* a blocked caller of a synchronous session */
+} ah__request_object;
+
+/* One queued status callback. Text info is copied inline. */
+typedef struct ah__event {
+  ah__object *obj;
+  int status;
+  size_t len;
+  ah__call *sync_call; /* set: wake this caller instead of a callback */
+  union {
+    uint32_t u32;
+    ah_async_result result;
+    ah_handle handle;
+    char text[256];
+  } info;
+  int has_info;
+} ah__event;
+
+struct ah__session {
+  ah__object base;
+  unsigned flags;
+  atomic_int refs;
+  uv_loop_t loop;
+  uv_async_t wake;
+  uv_idle_t idle;
+  pthread_t thread;
+  ah__io *io;
+
+  pthread_mutex_t mu; /* guards calls, accepting, loop_done */
+  pthread_cond_t cond;
+  ah__call *calls_head, *calls_tail;
+  int accepting;
+  int loop_done;
+  int detach; /* closed from its own thread: nobody joins it */
+
+  /* I/O thread only. */
+  ah__event *events;
+  size_t ev_cap, ev_head, ev_count;
+  int delivering;
+  int shutting_down;
+};
+
+/* A call made from any thread, run on the session's I/O thread. */
+struct ah__call {
+  int (*fn)(ah__call *call, ah__object *obj);
+  ah_handle handle;
+  int blocking; /* may wait for completion in a synchronous session */
+  /* Arguments; each call uses the fields it needs. */
+  const void *p1;
+  const void *p2;
+  const char *s1;
+  const char *s2;
+  size_t n1;
+  size_t *n_out;
+  uint64_t u64;
+  unsigned flags;
+  int i1;
+  uint16_t port;
+  void *ptr;
+  void *out;
+  /* Result. */
+  int result;
+  int done;
+  ah__call *next;
+};
+
+/* ---- handle table (handles.c) ---- */
+int ah__handles_add(ah__object *obj, ah_handle *out);
+/* The live object behind `h`, or NULL. */
+ah__object *ah__handles_get(ah_handle h);
+/* The session behind a live handle, with a reference taken, or NULL. */
+ah__session *ah__handles_session(ah_handle h);
+void ah__handles_remove(ah_handle h);
+void ah__session_unref(ah__session *s);
+
+/* ---- session machinery (session.c) ---- */
+/* Runs call->fn on the handle's session thread; returns its result. */
+int ah__invoke(ah__call *call);
+int ah__on_io_thread(const ah__session *s);
+/* Queues a status for obj (dropped if it is filtered or obj is closed). */
+void ah__emit(ah__object *obj, int status, const void *info, size_t len);
+int ah__wants(const ah__object *obj, int status);
+/* Queues REQUEST_COMPLETE, or wakes a blocked synchronous caller. */
+void ah__complete(ah__object *obj, int err, uintptr_t result);
+/* Starts closing obj and everything under it. */
+void ah__close_object(ah__object *obj);
+/* Links a new child under its parent and announces HANDLE_CREATED. */
+void ah__adopt(ah__object *parent, ah__object *child);
+/* A blocking call left pending in a synchronous session waits for its
+ * completion instead of returning AH_IO_PENDING. */
+int ah__pending_or_wait(ah__object *obj, ah__call *call, int rc);
+
+/* Waits until a closed session's thread has ended and joins it. */
+int ah__close_session_and_wait(ah__session *s);
+/* The session was closed on its own thread: nobody will join it. */
+void ah__session_mark_detached(ah__session *s);
+
+/* ---- options (options.c) ---- */
+void ah__options_defaults(ah__options *o);
+int ah__options_copy(ah__options *dst, const ah__options *src);
+void ah__options_free(ah__options *o);
+int ah__set_option(ah__object *obj, int option, const void *value,
+                   size_t size);
+int ah__get_option(ah__object *obj, int option, void *value, size_t *size);
+
+#endif

@@ -1,0 +1,558 @@
+/*
+ * conn.c - one TCP connection on the session's libuv loop: resolve, connect
+ * (each resolved address in turn), read into the owner's buffers, write the
+ * owner's buffers, time limits, and the idle pool.
+ *
+ * Invariants: a connection is freed only when every libuv handle it opened
+ * is closed and every request it started has called back (`refs` counts
+ * both), so a close may begin at any moment, even inside a callback. The
+ * owner pointer is cleared on release and close; callbacks check it after
+ * every call out, because the owner may release or close from inside.
+ */
+#include "conn/conn.h"
+
+#include "ahttp.h"
+#include "util/alloc.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+enum conn_state { RESOLVING, CONNECTING, OPEN, CLOSED };
+
+struct ah__io {
+  uv_loop_t *loop;
+  ah__conn *idle; /* doubly linked list of pooled connections */
+};
+
+struct ah__conn {
+  ah__io *io;
+  enum conn_state state;
+  int refs;
+  uv_timer_t timer;
+  uv_tcp_t tcp;
+  int tcp_open;
+  int reading;
+  int idle;
+  uv_getaddrinfo_t gai;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  int write_pending;
+  struct addrinfo *addrs;
+  struct addrinfo *next_addr;
+  int last_connect_error;
+  char *host;
+  uint16_t port;
+  ah__conn_timeouts limits;
+  uint64_t connect_deadline, send_deadline, receive_deadline;
+  const ah__conn_ops *ops;
+  void *owner;
+  ah__conn *prev, *next; /* pool links while idle */
+  char peer[64];
+  char detail[200];
+  char scratch[64]; /* idle reads land here: any byte means "close" */
+};
+
+static void conn_unref(ah__conn *c);
+static void try_next_address(ah__conn *c);
+static void close_attempt(ah__conn *c);
+
+int ah__io_new(void *uv_loop, ah__io **out) {
+  ah__io *io = ah__calloc(1, sizeof *io);
+  if (io == NULL)
+    return AH_ERR_NO_MEMORY;
+  io->loop = uv_loop;
+  *out = io;
+  return AH_OK;
+}
+
+void ah__io_close_idle(ah__io *io) {
+  while (io->idle != NULL)
+    ah__conn_close(io->idle);
+}
+
+void ah__io_free(ah__io *io) { ah__free(io); }
+
+const char *ah__conn_peer(const ah__conn *c) { return c->peer; }
+
+static void pool_remove(ah__conn *c) {
+  if (!c->idle)
+    return;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    c->io->idle = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  c->idle = 0;
+}
+
+static int map_uv_error(int uv_err, int fallback) {
+  switch (uv_err) {
+  case UV_ECONNREFUSED:
+  case UV_ENETUNREACH:
+  case UV_EHOSTUNREACH:
+  case UV_EADDRNOTAVAIL:
+    return AH_ERR_CANNOT_CONNECT;
+  case UV_ETIMEDOUT:
+    return AH_ERR_TIMEOUT;
+  case UV_ECONNRESET:
+    return AH_ERR_CONNECTION_RESET;
+  case UV_EPIPE:
+  case UV_ECONNABORTED:
+    return AH_ERR_CONNECTION_ABORTED;
+  case UV_ENOMEM:
+  case UV_ENOBUFS:
+    return AH_ERR_NO_MEMORY;
+  default:
+    return fallback;
+  }
+}
+
+static const char *set_detail(ah__conn *c, const char *what, int uv_err) {
+  snprintf(c->detail, sizeof c->detail, "%s %s: %s", what,
+           c->peer[0] ? c->peer : c->host, uv_strerror(uv_err));
+  return c->detail;
+}
+
+/* ---- time limits: one timer, the earliest of three deadlines ---- */
+
+static void on_timer(uv_timer_t *timer);
+
+static void arm_timer(ah__conn *c) {
+  uint64_t earliest = 0, now;
+  uint64_t deadlines[3];
+  size_t i;
+  if (c->state == CLOSED)
+    return;
+  deadlines[0] = c->connect_deadline;
+  deadlines[1] = c->send_deadline;
+  deadlines[2] = c->receive_deadline;
+  for (i = 0; i < 3; i++)
+    if (deadlines[i] != 0 && (earliest == 0 || deadlines[i] < earliest))
+      earliest = deadlines[i];
+  if (earliest == 0) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  now = uv_now(c->io->loop);
+  uv_timer_start(&c->timer, on_timer, earliest > now ? earliest - now : 0, 0);
+}
+
+static uint64_t deadline_in(ah__conn *c, uint32_t ms) {
+  return ms == 0 ? 0 : uv_now(c->io->loop) + ms;
+}
+
+static void on_timer(uv_timer_t *timer) {
+  ah__conn *c = timer->data;
+  uint64_t now = uv_now(c->io->loop);
+  c->refs++;
+  if (c->connect_deadline != 0 && now >= c->connect_deadline) {
+    c->connect_deadline = 0;
+    c->last_connect_error = UV_ETIMEDOUT;
+    close_attempt(c);
+  } else if (c->send_deadline != 0 && now >= c->send_deadline) {
+    c->send_deadline = 0;
+    snprintf(c->detail, sizeof c->detail, "send to %s timed out", c->peer);
+    if (c->ops != NULL)
+      c->ops->written(c->owner, AH_ERR_TIMEOUT, c->detail);
+  } else if (c->receive_deadline != 0 && now >= c->receive_deadline) {
+    ah__conn_read_stop(c);
+    snprintf(c->detail, sizeof c->detail, "receive from %s timed out",
+             c->peer);
+    if (c->ops != NULL)
+      c->ops->read_end(c->owner, AH_ERR_TIMEOUT, c->detail);
+  }
+  arm_timer(c);
+  conn_unref(c);
+}
+
+/* ---- lifetime ---- */
+
+static void conn_free(ah__conn *c) {
+  if (c->addrs != NULL)
+    uv_freeaddrinfo(c->addrs);
+  ah__free(c->host);
+  ah__free(c);
+}
+
+static void conn_unref(ah__conn *c) {
+  if (--c->refs == 0 && c->state == CLOSED)
+    conn_free(c);
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+  conn_unref(handle->data);
+}
+
+static void status(ah__conn *c, int st, const char *text) {
+  if (c->ops != NULL && c->ops->status != NULL)
+    c->ops->status(c->owner, st, text);
+}
+
+void ah__conn_close(ah__conn *c) {
+  int was_connected;
+  if (c->state == CLOSED)
+    return;
+  was_connected = c->state == OPEN;
+  pool_remove(c);
+  if (was_connected)
+    status(c, AH_STATUS_CLOSING_CONNECTION, c->peer);
+  c->state = CLOSED;
+  if (c->gai.data == c)
+    uv_cancel((uv_req_t *)&c->gai);
+  if (c->tcp_open) {
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    c->tcp_open = 0;
+  }
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  if (was_connected)
+    status(c, AH_STATUS_CONNECTION_CLOSED, c->peer);
+  c->ops = NULL;
+  c->owner = NULL;
+}
+
+/* ---- resolving and connecting ---- */
+
+static void fail_connect(ah__conn *c, int err, const char *detail) {
+  const ah__conn_ops *ops = c->ops;
+  void *owner = c->owner;
+  c->connect_deadline = 0;
+  c->ops = NULL; /* the owner hears nothing more from a failed connection */
+  c->owner = NULL;
+  ah__conn_close(c);
+  if (ops != NULL)
+    ops->connected(owner, err, detail);
+}
+
+static void on_connect(uv_connect_t *req, int status_code) {
+  ah__conn *c = req->data;
+  if (c->state == CLOSED) {
+    conn_unref(c);
+    return;
+  }
+  if (status_code == 0) {
+    c->state = OPEN;
+    c->connect_deadline = 0;
+    arm_timer(c);
+    uv_tcp_nodelay(&c->tcp, 1);
+    status(c, AH_STATUS_CONNECTED_TO_SERVER, c->peer);
+    if (c->ops != NULL)
+      c->ops->connected(c->owner, AH_OK, NULL);
+  } else if (status_code != UV_ECANCELED) {
+    c->last_connect_error = status_code;
+    close_attempt(c);
+  }
+  conn_unref(c); /* the connect request's */
+}
+
+/* The tcp handle of a failed attempt is reused only after libuv has
+ * finished closing it, so the next address is tried from its close
+ * callback. */
+static void on_attempt_closed(uv_handle_t *handle) {
+  ah__conn *c = handle->data;
+  if (c->state != CLOSED)
+    try_next_address(c);
+  conn_unref(c);
+}
+
+static void close_attempt(ah__conn *c) {
+  c->connect_deadline = 0;
+  if (c->tcp_open) {
+    c->tcp_open = 0;
+    uv_close((uv_handle_t *)&c->tcp, on_attempt_closed);
+  }
+}
+
+static void format_peer(ah__conn *c, const struct sockaddr *sa) {
+  char ip[INET6_ADDRSTRLEN];
+  if (uv_ip_name(sa, ip, sizeof ip) != 0)
+    snprintf(ip, sizeof ip, "?");
+  if (sa->sa_family == AF_INET6)
+    snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, (unsigned)c->port);
+  else
+    snprintf(c->peer, sizeof c->peer, "%s:%u", ip, (unsigned)c->port);
+}
+
+static void try_next_address(ah__conn *c) {
+  struct addrinfo *ai;
+  int rc;
+  while ((ai = c->next_addr) != NULL) {
+    c->next_addr = ai->ai_next;
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+      continue;
+    format_peer(c, ai->ai_addr);
+    status(c, AH_STATUS_CONNECTING_TO_SERVER, c->peer);
+    if (c->state == CLOSED)
+      return;
+    rc = uv_tcp_init(c->io->loop, &c->tcp);
+    if (rc != 0) {
+      c->last_connect_error = rc;
+      continue;
+    }
+    c->tcp.data = c;
+    c->tcp_open = 1;
+    c->refs++; /* the tcp handle's */
+    c->connect_req.data = c;
+    rc = uv_tcp_connect(&c->connect_req, &c->tcp, ai->ai_addr, on_connect);
+    if (rc == 0) {
+      c->refs++;
+      c->connect_deadline = deadline_in(c, c->limits.connect_ms);
+      arm_timer(c);
+      return;
+    }
+    c->last_connect_error = rc;
+    close_attempt(c);
+    return;
+  }
+  if (c->last_connect_error == UV_ETIMEDOUT) {
+    snprintf(c->detail, sizeof c->detail, "connect to %s timed out",
+             c->peer[0] ? c->peer : c->host);
+    fail_connect(c, AH_ERR_TIMEOUT, c->detail);
+  } else {
+    set_detail(c, "connect", c->last_connect_error ? c->last_connect_error
+                                                   : UV_EADDRNOTAVAIL);
+    fail_connect(c, AH_ERR_CANNOT_CONNECT, c->detail);
+  }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int rc, struct addrinfo *res) {
+  ah__conn *c = req->data;
+  char ip[INET6_ADDRSTRLEN];
+  c->gai.data = NULL;
+  if (c->state == CLOSED) {
+    if (res != NULL)
+      uv_freeaddrinfo(res);
+    conn_unref(c);
+    return;
+  }
+  if (rc != 0 || res == NULL) {
+    snprintf(c->detail, sizeof c->detail, "cannot resolve '%s': %s", c->host,
+             uv_strerror(rc != 0 ? rc : UV_EAI_NONAME));
+    fail_connect(c, AH_ERR_NAME_NOT_RESOLVED, c->detail);
+    conn_unref(c);
+    return;
+  }
+  c->addrs = res;
+  c->next_addr = res;
+  c->state = CONNECTING;
+  if (uv_ip_name(res->ai_addr, ip, sizeof ip) != 0)
+    snprintf(ip, sizeof ip, "?");
+  status(c, AH_STATUS_NAME_RESOLVED, ip);
+  if (c->state != CLOSED)
+    try_next_address(c);
+  conn_unref(c);
+}
+
+static int start_resolve(ah__conn *c) {
+  struct addrinfo hints;
+  char service[8];
+  char name[256];
+  size_t len = strlen(c->host);
+  int rc;
+  /* An IPv6 literal may come in brackets; getaddrinfo wants it bare. */
+  if (len >= 2 && c->host[0] == '[' && c->host[len - 1] == ']' &&
+      len - 2 < sizeof name) {
+    memcpy(name, c->host + 1, len - 2);
+    name[len - 2] = '\0';
+  } else {
+    snprintf(name, sizeof name, "%s", c->host);
+  }
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  snprintf(service, sizeof service, "%u", (unsigned)c->port);
+  status(c, AH_STATUS_RESOLVING_NAME, c->host);
+  c->gai.data = c;
+  c->refs++;
+  rc = uv_getaddrinfo(c->io->loop, &c->gai, on_resolved, name, service,
+                      &hints);
+  if (rc != 0) {
+    c->gai.data = NULL;
+    c->refs--;
+    return AH_ERR_SYSTEM;
+  }
+  return AH_OK;
+}
+
+int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
+                     const ah__conn_timeouts *timeouts, int fresh,
+                     const ah__conn_ops *ops, void *owner, ah__conn **out,
+                     int *reused) {
+  ah__conn *c;
+  int rc;
+  if (!fresh) {
+    for (c = io->idle; c != NULL; c = c->next) {
+      if (c->port == port && strcmp(c->host, host) == 0) {
+        pool_remove(c);
+        c->ops = ops;
+        c->owner = owner;
+        c->limits = *timeouts;
+        *out = c;
+        *reused = 1;
+        return AH_OK;
+      }
+    }
+  }
+  c = ah__calloc(1, sizeof *c);
+  if (c == NULL)
+    return AH_ERR_NO_MEMORY;
+  c->host = ah__strdup(host);
+  if (c->host == NULL) {
+    ah__free(c);
+    return AH_ERR_NO_MEMORY;
+  }
+  c->io = io;
+  c->port = port;
+  c->limits = *timeouts;
+  c->ops = ops;
+  c->owner = owner;
+  c->state = RESOLVING;
+  uv_timer_init(io->loop, &c->timer);
+  c->timer.data = c;
+  c->refs = 1; /* the timer's */
+  *out = c;
+  *reused = 0;
+  rc = start_resolve(c);
+  if (rc != AH_OK) {
+    c->ops = NULL;
+    ah__conn_close(c);
+    return rc;
+  }
+  return AH_OK;
+}
+
+void ah__conn_set_timeouts(ah__conn *c, const ah__conn_timeouts *t) {
+  c->limits = *t;
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  ah__conn *c = handle->data;
+  char *base = NULL;
+  size_t len = 0;
+  (void)suggested;
+  if (c->ops != NULL && !c->idle)
+    c->ops->alloc(c->owner, &base, &len);
+  if (base == NULL || len == 0) {
+    base = c->scratch;
+    len = sizeof c->scratch;
+  }
+  *buf = uv_buf_init(base, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  ah__conn *c = stream->data;
+  int err;
+  if (nread == 0 || c->state == CLOSED)
+    return;
+  if (c->idle || c->ops == NULL) {
+    /* A pooled connection that the server closed, or that got bytes no
+     * request asked for, cannot carry another request. */
+    ah__conn_close(c);
+    return;
+  }
+  c->refs++;
+  if (nread > 0) {
+    if (c->limits.receive_ms != 0)
+      c->receive_deadline = deadline_in(c, c->limits.receive_ms);
+    c->ops->data(c->owner, buf->base, (size_t)nread);
+  } else {
+    ah__conn_read_stop(c);
+    if (nread == UV_EOF) {
+      c->ops->read_end(c->owner, AH_OK, NULL);
+    } else {
+      err = map_uv_error((int)nread, AH_ERR_CONNECTION_RESET);
+      c->ops->read_end(c->owner, err, set_detail(c, "receive from",
+                                                 (int)nread));
+    }
+  }
+  conn_unref(c);
+}
+
+int ah__conn_read_start(ah__conn *c) {
+  int rc;
+  if (c->state != OPEN)
+    return AH_ERR_INCORRECT_HANDLE_STATE;
+  if (!c->idle)
+    c->receive_deadline = deadline_in(c, c->limits.receive_ms);
+  if (!c->reading) {
+    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc != 0)
+      return map_uv_error(rc, AH_ERR_SYSTEM);
+    c->reading = 1;
+  }
+  arm_timer(c);
+  return AH_OK;
+}
+
+void ah__conn_read_stop(ah__conn *c) {
+  c->receive_deadline = 0;
+  if (c->reading && c->tcp_open)
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = 0;
+}
+
+/* ---- writing ---- */
+
+static void on_write(uv_write_t *req, int rc) {
+  ah__conn *c = req->data;
+  c->write_pending = 0;
+  c->send_deadline = 0;
+  if (c->state != CLOSED && c->ops != NULL) {
+    if (rc == 0)
+      c->ops->written(c->owner, AH_OK, NULL);
+    else
+      c->ops->written(c->owner, map_uv_error(rc, AH_ERR_CONNECTION_ABORTED),
+                      set_detail(c, "send to", rc));
+  }
+  conn_unref(c);
+}
+
+int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count) {
+  uv_buf_t ub[4];
+  unsigned i;
+  int rc;
+  if (c->state != OPEN || c->write_pending || count > 4)
+    return AH_ERR_INCORRECT_HANDLE_STATE;
+  for (i = 0; i < count; i++)
+    ub[i] = uv_buf_init((char *)(uintptr_t)bufs[i].base, (unsigned)bufs[i].len);
+  c->write_req.data = c;
+  rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, ub, count, on_write);
+  if (rc != 0)
+    return map_uv_error(rc, AH_ERR_CONNECTION_ABORTED);
+  c->refs++;
+  c->write_pending = 1;
+  c->send_deadline = deadline_in(c, c->limits.send_ms);
+  arm_timer(c);
+  return AH_OK;
+}
+
+/* ---- the pool ---- */
+
+void ah__conn_release(ah__conn *c) {
+  if (c->state != OPEN || c->write_pending) {
+    c->ops = NULL;
+    c->owner = NULL;
+    ah__conn_close(c);
+    return;
+  }
+  c->ops = NULL;
+  c->owner = NULL;
+  c->receive_deadline = 0;
+  c->send_deadline = 0;
+  arm_timer(c);
+  c->idle = 1;
+  c->prev = NULL;
+  c->next = c->io->idle;
+  if (c->next != NULL)
+    c->next->prev = c;
+  c->io->idle = c;
+  /* Keep reading while idle: the server closing shows up as EOF. */
+  if (ah__conn_read_start(c) != AH_OK)
+    ah__conn_close(c);
+}

@@ -1,0 +1,89 @@
+/*
+ * conn.h - TCP connections and the session's keep-alive pool.
+ *
+ * A connection belongs to at most one owner (a request) at a time, or sits
+ * idle in the pool. The owner gets events through ah__conn_ops; after
+ * ah__conn_release or ah__conn_close the owner gets nothing more, so an
+ * owner may free itself right after either call. This header does not
+ * expose libuv, so the request layer above stays free of it.
+ */
+#ifndef AH_CONN_CONN_H
+#define AH_CONN_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ah__io ah__io;
+typedef struct ah__conn ah__conn;
+
+/* Per-connection time limits in milliseconds; 0 means none. */
+typedef struct ah__conn_timeouts {
+  uint32_t connect_ms;
+  uint32_t send_ms;
+  uint32_t receive_ms;
+} ah__conn_timeouts;
+
+typedef struct ah__iov {
+  const void *base;
+  size_t len;
+} ah__iov;
+
+typedef struct ah__conn_ops {
+  /* Resolve, connect and close progress: an AH_STATUS_* and its text
+   * (host name or address), or NULL. */
+  void (*status)(void *owner, int status, const char *text);
+  /* A new connection is open (err AH_OK) or could not be opened. */
+  void (*connected)(void *owner, int err, const char *detail);
+  /* Where the next read may put its bytes: at most *len bytes at *buf. */
+  void (*alloc)(void *owner, char **buf, size_t *len);
+  /* `n` bytes landed at `data` (inside the last buffer from alloc). */
+  void (*data)(void *owner, char *data, size_t n);
+  /* The peer closed (err AH_OK), the read failed, or the receive time-out
+   * passed (AH_ERR_TIMEOUT). Reading has stopped. */
+  void (*read_end)(void *owner, int err, const char *detail);
+  /* The pending write finished. */
+  void (*written)(void *owner, int err, const char *detail);
+} ah__conn_ops;
+
+/* The I/O context of a session: its loop (a uv_loop_t *) and pool. */
+int ah__io_new(void *uv_loop, ah__io **out);
+/* Closes every idle pooled connection (session shutdown). */
+void ah__io_close_idle(ah__io *io);
+/* Frees the context; every connection must be closed and its close
+ * finished (the loop has run until no handle is left). */
+void ah__io_free(ah__io *io);
+
+/*
+ * Gives the owner a connection to host:port. A live idle one from the pool
+ * is returned at once with *reused = 1 (unless `fresh`); otherwise a new
+ * one starts resolving and connecting (*reused = 0), reporting RESOLVING_NAME
+ * .. CONNECTED_TO_SERVER through ops->status and ending with
+ * ops->connected. Errors: AH_ERR_NO_MEMORY, AH_ERR_SYSTEM.
+ */
+int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
+                     const ah__conn_timeouts *timeouts, int fresh,
+                     const ah__conn_ops *ops, void *owner, ah__conn **out,
+                     int *reused);
+
+void ah__conn_set_timeouts(ah__conn *conn, const ah__conn_timeouts *t);
+
+/* Starts or stops reading (with the receive time-out while reading). */
+int ah__conn_read_start(ah__conn *conn);
+void ah__conn_read_stop(ah__conn *conn);
+
+/* Writes the buffers (borrowed until ops->written). One write at a time:
+ * AH_ERR_INCORRECT_HANDLE_STATE if one is in flight. At most 4 buffers. */
+int ah__conn_write(ah__conn *conn, const ah__iov *bufs, unsigned count);
+
+/* Returns a healthy connection to the pool; the owner is detached. */
+void ah__conn_release(ah__conn *conn);
+
+/* Closes the connection; the owner gets CLOSING_CONNECTION and
+ * CONNECTION_CLOSED through ops->status first (if it was connected), then
+ * nothing more. */
+void ah__conn_close(ah__conn *conn);
+
+/* The peer address text ("127.0.0.1:8080"), "" before connecting. */
+const char *ah__conn_peer(const ah__conn *conn);
+
+#endif

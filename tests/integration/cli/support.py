@@ -1,0 +1,539 @@
+"""Shared helpers for the end-to-end tests of the `async` command.
+
+Each test file holds one unittest.TestCase class derived from CliTestCase.
+CTest runs every test method as its own process (`python3 -m unittest
+module.Class.test`), so a class starts its own scripted server in
+setUpClass, every test gets a fresh temporary directory as the working
+directory of `async`, and nothing is shared between tests but that server.
+
+Environment (set by tests/CMakeLists.txt; defaults for running by hand):
+  AHTTP_ASYNC        the async binary under test
+  AHTTP_TEST_SERVER  tests/server/ahttp_test_server.py
+  AHTTP_SOURCE_DIR   the source tree
+  PYTHON3            the interpreter for the server
+
+Only 127.0.0.1 is ever used. Servers are stopped by their process id.
+"""
+
+import hashlib
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("AHTTP_SOURCE_DIR") or os.path.normpath(
+    os.path.join(HERE, "..", "..", ".."))
+SERVER_SCRIPT = os.environ.get("AHTTP_TEST_SERVER") or os.path.join(
+    SOURCE_DIR, "tests", "server", "ahttp_test_server.py")
+PYTHON = os.environ.get("PYTHON3") or sys.executable
+
+sys.path.insert(0, os.path.dirname(SERVER_SCRIPT))
+import bodies  # noqa: E402  (tests/server/bodies.py, found through the path)
+
+MiB = 1 << 20
+LOCALHOST = "127.0.0.1"
+DEFAULT_RUN_TIMEOUT = 120.0  # seconds before a hung async is killed
+
+# Exit codes of async (its contract).
+EXIT_OK = 0
+EXIT_USAGE = 1
+EXIT_FILE = 2
+EXIT_NETWORK = 3
+EXIT_PROTOCOL = 4
+EXIT_TIMEOUT = 5
+EXIT_HTTP_STATUS = 6
+EXIT_OTHER = 7
+
+PRECIOUS = b"precious bytes that a failed run must not touch\n"
+
+
+def async_binary():
+    path = os.environ.get("AHTTP_ASYNC") or os.path.join(
+        SOURCE_DIR, "build", "async")
+    if not os.access(path, os.X_OK):
+        raise AssertionError("async binary not found or not executable: %s "
+                             "(set AHTTP_ASYNC)" % path)
+    return path
+
+
+def library_version():
+    """AH_VERSION_STRING from include/ahttp.h."""
+    with open(os.path.join(SOURCE_DIR, "include", "ahttp.h")) as header:
+        match = re.search(r'#define AH_VERSION_STRING "([^"]+)"', header.read())
+    return match.group(1) if match else None
+
+
+def sha256_file(path):
+    """Hex SHA-256 and length of a file."""
+    return bodies.sha256_of_file(path)
+
+
+def sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def free_port_refusing():
+    """A 127.0.0.1 port with nothing listening on it (bound, then closed)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((LOCALHOST, 0))
+        return sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def snapshot_dir(path):
+    """{relative path: sha256} of every file below `path`; directories as
+    'dir/' entries, so stray temporary files and directories both show."""
+    found = {}
+    for root, dirs, files in os.walk(path):
+        rel_root = os.path.relpath(root, path)
+        for name in dirs:
+            found[os.path.normpath(os.path.join(rel_root, name)) + "/"] = None
+        for name in files:
+            full = os.path.join(root, name)
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            if os.path.isfile(full):
+                found[rel] = sha256_file(full)[0]
+            else:
+                found[rel] = "special"
+    return found
+
+
+# ---- the scripted server ----
+
+
+class TestServer:
+    """The scripted server as a child process on a free 127.0.0.1 port."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.log_path = os.path.join(workdir, "server.log")
+        self.err_path = os.path.join(workdir, "server.stderr")
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=15.0):
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [PYTHON, SERVER_SCRIPT, "--port", "0", "--log", self.log_path],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        line = self._read_line(timeout)
+        match = re.fullmatch(rb"PORT (\d+)\n", line)
+        if not match:
+            self.stop()
+            raise AssertionError("test server did not announce its port: %r; "
+                                 "stderr: %s" % (line, self.stderr_text()))
+        self.port = int(match.group(1))
+        return self
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        out = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while not out.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    break
+                data = os.read(self.proc.stdout.fileno(), 1)
+                if not data:
+                    break
+                out += data
+        return out
+
+    @property
+    def host(self):
+        return "%s:%d" % (LOCALHOST, self.port)
+
+    def stop(self):
+        """SIGTERM by pid, SIGKILL if it does not go within 5 s. Returns the
+        exit status."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+        return proc.returncode
+
+    def log_lines(self):
+        try:
+            with open(self.log_path) as log:
+                return log.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def stderr_text(self):
+        try:
+            with open(self.err_path, errors="replace") as err:
+                return err.read()
+        except FileNotFoundError:
+            return ""
+
+
+# ---- running async ----
+
+
+class Result:
+    """What one run of async did."""
+
+    def __init__(self, args, returncode, stdout, stderr, elapsed):
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.elapsed = elapsed
+
+    @property
+    def stdout_lines(self):
+        return self.stdout.splitlines()
+
+    @property
+    def stderr_lines(self):
+        return self.stderr.splitlines()
+
+    def error_lines(self):
+        return [l for l in self.stderr_lines if l.startswith("async: ")]
+
+    def describe(self, limit=3000):
+        def tail(text):
+            return text if len(text) <= limit else "...\n" + text[-limit:]
+        return ("\n--- async %s\n--- exit %s after %.2fs\n--- stdout:\n%s\n"
+                "--- stderr:\n%s" % (" ".join(self.args), self.returncode,
+                                     self.elapsed, tail(self.stdout),
+                                     tail(self.stderr)))
+
+
+def run_async(args, cwd, timeout=DEFAULT_RUN_TIMEOUT):
+    """Runs async with `args` in `cwd`; kills it after `timeout` s."""
+    binary = async_binary()
+    args = [str(a) for a in args]
+    start = time.monotonic()
+    proc = subprocess.Popen([binary] + args, cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        result = Result(args, None, out.decode(errors="replace"),
+                        err.decode(errors="replace"),
+                        time.monotonic() - start)
+        raise AssertionError("async did not exit within %.0f s%s"
+                             % (timeout, result.describe()))
+    return Result(args, proc.returncode, out.decode(errors="replace"),
+                  err.decode(errors="replace"), time.monotonic() - start)
+
+
+# ---- the status trace ----
+
+STATUS_LINE = re.compile(
+    r"Callback received for handle (0x[0-9a-fA-F]+)\tStatus: (.*)")
+
+# Status text -> one letter, so an order can be checked with a regex.
+STATUS_CODES = [
+    (re.compile(r"Handle (0x[0-9a-fA-F]+) created"), "C"),
+    (re.compile(r"Detecting Proxy"), "P"),
+    (re.compile(r"Resolving Name"), "R"),
+    (re.compile(r"Name Resolved"), "r"),
+    (re.compile(r"Connecting to Server"), "N"),
+    (re.compile(r"Connected to Server"), "n"),
+    (re.compile(r"Sending request"), "S"),
+    (re.compile(r"Request sent \((\d+) Bytes\)"), "s"),
+    (re.compile(r"Receiving Response"), "V"),
+    (re.compile(r"Response Received \((\d+) Bytes\)"), "v"),
+    (re.compile(r"Request complete"), "Q"),
+    (re.compile(r"Closing Connection"), "K"),
+    (re.compile(r"Connection Closed"), "k"),
+    (re.compile(r"Handle Closing"), "X"),
+    (re.compile(r"Redirect(?: .*)?"), "D"),
+    (re.compile(r"Intermediate response(?: .*)?"), "I"),
+    (re.compile(r"State Change(?: .*)?"), "T"),
+    (re.compile(r"Cookie.*"), "O"),
+]
+
+
+class Event:
+    """One status line: the handle it was for, its letter, its argument
+    (created handle for C, byte count for s and v, else None)."""
+
+    def __init__(self, handle, code, text, arg):
+        self.handle = handle
+        self.code = code
+        self.text = text
+        self.arg = arg
+
+    def __repr__(self):
+        return "%s:%s" % (self.handle, self.text)
+
+
+def parse_trace(stderr):
+    """The status events on async's stderr, in order. A line that carries
+    "\\tStatus: " but is not a well-formed status line is an error."""
+    events = []
+    for line in stderr.splitlines():
+        if "\tStatus: " not in line:
+            continue
+        match = STATUS_LINE.fullmatch(line)
+        if not match:
+            raise AssertionError("malformed status line: %r" % line)
+        handle, text = match.group(1).lower(), match.group(2)
+        for pattern, code in STATUS_CODES:
+            found = pattern.fullmatch(text)
+            if found:
+                arg = found.group(1) if found.groups() else None
+                if code in "sv":
+                    arg = int(arg)
+                elif code == "C":
+                    arg = arg.lower()
+                events.append(Event(handle, code, text, arg))
+                break
+        else:
+            raise AssertionError("unknown status name: %r" % line)
+    return events
+
+
+def encode(events):
+    return "".join(e.code for e in events)
+
+
+# What a successful transfer looks like, in letters (see STATUS_CODES):
+# the two HANDLE_CREATED (connect, request), an optional proxy detection,
+# name resolution and connection, the request going out, the response
+# head coming in and REQUEST_COMPLETE for the send, then reads (with their
+# RECEIVING/RESPONSE_RECEIVED and REQUEST_COMPLETE), a connection closing at
+# any point after the response started, and the HANDLE_CLOSINGs last (the
+# request's first; only handle closings and connection closings after it).
+GET_ORDER = re.compile(
+    r"CCP?RrNnSs+(?:V?v)+(?:Kk)?Q(?:V?v|Q|Kk)*X(?:X|Kk)*")
+# A POST may report its body going out in several writes (each maybe with
+# its own SENDING_REQUEST and REQUEST_COMPLETE) before the response.
+POST_ORDER = re.compile(
+    r"CCP?RrNnS[SsQ]*s[SsQ]*(?:V?v)+(?:Kk)?Q(?:V?v|Q|Kk)*X(?:X|Kk)*")
+# A failed connect: the attempt, REQUEST_COMPLETE with the error, closings.
+REFUSED_ORDER = re.compile(r"CCP?RrN(?:Kk)?QX(?:X|Kk)*")
+
+
+def check_handles(events):
+    """The lifetime rules every trace must keep, success or failure: two
+    handles created first (connect, then request); HANDLE_CLOSING exactly
+    once for each, the request's before the connect's; at most once for any
+    other handle (the session); nothing for a handle after its closing, and
+    nothing but closings of other handles and connections after the
+    request's. Returns (connect handle, request handle)."""
+    codes = encode(events)
+    if not codes.startswith("CC"):
+        raise AssertionError("trace does not start with two HANDLE_CREATED: "
+                             "%s %r" % (codes, events[:3]))
+    connect, request = events[0].arg, events[1].arg
+    if connect == request:
+        raise AssertionError("connect and request handles are the same: %s"
+                             % connect)
+    created = [e.arg for e in events if e.code == "C"]
+    if len(created) != 2:
+        raise AssertionError("expected 2 HANDLE_CREATED, got %s" % created)
+    closing_at = {}
+    for index, event in enumerate(events):
+        if event.handle in closing_at:
+            raise AssertionError("status after HANDLE_CLOSING of %s: %r (%s)"
+                                 % (event.handle, event, codes))
+        if event.code == "X":
+            closing_at[event.handle] = index
+    for name, handle in (("connect", connect), ("request", request)):
+        if handle not in closing_at:
+            raise AssertionError("no HANDLE_CLOSING for the %s handle %s: %s"
+                                 % (name, handle, codes))
+    if closing_at[request] > closing_at[connect]:
+        raise AssertionError("connect handle closed before its request: %s"
+                             % codes)
+    tail = events[closing_at[request] + 1:]
+    for event in tail:
+        if event.code not in "XKk":
+            raise AssertionError("%r after the request's HANDLE_CLOSING (%s)"
+                                 % (event, codes))
+    return connect, request
+
+
+def check_order(events, order):
+    """Asserts the letters of `events` fully match `order` (a compiled
+    regex) and the handle rules of check_handles."""
+    codes = encode(events)
+    if not order.fullmatch(codes):
+        raise AssertionError("status order %s does not match %s\n%s" % (
+            codes, order.pattern, "\n".join(map(repr, events[:60]))))
+    return check_handles(events)
+
+
+# ---- the base class ----
+
+
+class CliTestCase(unittest.TestCase):
+    """Starts one scripted server per class; a fresh cwd per test."""
+
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server_dir = tempfile.mkdtemp(prefix="ahttp-cli-server-")
+        cls.addClassCleanup(shutil.rmtree, cls.server_dir, True)
+        cls.server = TestServer(cls.server_dir)
+        cls.addClassCleanup(cls._stop_server)
+        cls.server.start()
+
+    @classmethod
+    def _stop_server(cls):
+        server, cls.server = cls.server, None
+        if server is None:
+            return
+        status = server.stop()
+        errors = server.stderr_text()
+        if status != 0 or "Traceback" in errors:
+            raise AssertionError("test server exited with %s; stderr:\n%s"
+                                 % (status, errors))
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ahttp-cli-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.log_mark = len(self.server.log_lines()) if self.server else 0
+
+    # ---- running ----
+
+    @property
+    def host(self):
+        return self.server.host
+
+    def run_async(self, *args, timeout=DEFAULT_RUN_TIMEOUT):
+        return run_async(args, self.dir, timeout)
+
+    def get(self, target, *extra, output="out.bin", timeout=DEFAULT_RUN_TIMEOUT):
+        return self.run_async("-h", self.host, "-o", target, "-w", output,
+                              *extra, timeout=timeout)
+
+    def new_log_lines(self):
+        """Server log lines written since this test started."""
+        return self.server.log_lines()[self.log_mark:]
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def write_file(self, name, data):
+        with open(self.path(name), "wb") as out:
+            out.write(data)
+        return sha256_bytes(data)
+
+    def make_body_file(self, name, n, seed=1):
+        return bodies.write_body(self.path(name), n, seed)
+
+    def read_file(self, name):
+        with open(self.path(name), "rb") as src:
+            return src.read()
+
+    # ---- assertions ----
+
+    def assertExit(self, result, code):
+        if result.returncode != code:
+            self.fail("expected exit %d, got %s%s"
+                      % (code, result.returncode, result.describe()))
+
+    def assertSucceeded(self, result):
+        """Exit 0, `Done!` on stdout, no `async: ` error line."""
+        self.assertExit(result, EXIT_OK)
+        if "Done!" not in result.stdout_lines:
+            self.fail("no 'Done!' line on stdout%s" % result.describe())
+        if result.error_lines():
+            self.fail("error line on success: %s%s"
+                      % (result.error_lines(), result.describe()))
+
+    def assertFailed(self, result, code, needles=(), any_of=()):
+        """The documented exit code, exactly one `async: ` line containing
+        every needle (and one of any_of, if given; both case-insensitive),
+        and no `Done!`."""
+        self.assertExit(result, code)
+        errors = result.error_lines()
+        if len(errors) != 1:
+            self.fail("expected exactly one 'async: ' line, got %d%s"
+                      % (len(errors), result.describe()))
+        line = errors[0].lower()
+        for needle in needles:
+            if needle.lower() not in line:
+                self.fail("error line %r does not name %r%s"
+                          % (errors[0], needle, result.describe()))
+        if any_of and not any(n.lower() in line for n in any_of):
+            self.fail("error line %r names none of %s%s"
+                      % (errors[0], list(any_of), result.describe()))
+        if "Done!" in result.stdout_lines:
+            self.fail("'Done!' printed on failure%s" % result.describe())
+
+    def assertUsagePrinted(self, result):
+        text = (result.stdout + result.stderr).lower()
+        if "usage" not in text:
+            self.fail("usage text not printed%s" % result.describe())
+
+    def assertFileSha(self, name, sha, length, result=None):
+        path = self.path(name)
+        if not os.path.isfile(path):
+            self.fail("output file %s missing%s" % (
+                name, result.describe() if result else ""))
+        got_sha, got_len = sha256_file(path)
+        if (got_sha, got_len) != (sha, length):
+            self.fail("%s: got %d bytes sha256 %s, expected %d bytes %s%s" % (
+                name, got_len, got_sha, length, sha,
+                result.describe() if result else ""))
+
+    def assertDirIs(self, expected, result=None, where=None):
+        """The directory holds exactly `expected` ({name: sha256 or None for
+        a directory}): no stray temporary or partial files."""
+        got = snapshot_dir(where or self.dir)
+        if got != expected:
+            extra = sorted(set(got) - set(expected))
+            missing = sorted(set(expected) - set(got))
+            changed = sorted(k for k in set(got) & set(expected)
+                             if got[k] != expected[k])
+            self.fail("directory differs: unexpected %s, missing %s, "
+                      "changed %s%s" % (extra, missing, changed,
+                                        result.describe() if result else ""))
+
+    def check_failure_leaves_no_trace(self, args, code, needles=(), any_of=(),
+                                      output="out.htm", timeout=None,
+                                      max_elapsed=None, min_elapsed=None,
+                                      variants=(False, True)):
+        """Runs `async args` twice: with no file at `output` (none must
+        appear) and with a precious file there (it must stay as it was).
+        Each run must fail with `code` and one error line naming the
+        problem; the directory must hold nothing new afterwards. `variants`
+        picks the runs (False: no file first, True: a precious file)."""
+        results = []
+        for precious in variants:
+            target = self.path(output)
+            if precious:
+                self.write_file(output, PRECIOUS)
+            elif os.path.lexists(target) and not os.path.isdir(target):
+                os.unlink(target)
+            before = snapshot_dir(self.dir)
+            result = self.run_async(*args, timeout=timeout or
+                                    DEFAULT_RUN_TIMEOUT)
+            self.assertFailed(result, code, needles, any_of)
+            if max_elapsed is not None and result.elapsed > max_elapsed:
+                self.fail("took %.2f s, limit %.2f s%s"
+                          % (result.elapsed, max_elapsed, result.describe()))
+            if min_elapsed is not None and result.elapsed < min_elapsed:
+                self.fail("exited after %.2f s, before %.2f s%s"
+                          % (result.elapsed, min_elapsed, result.describe()))
+            self.assertDirIs(before, result)
+            results.append(result)
+        return results

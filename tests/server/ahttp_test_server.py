@@ -1,0 +1,753 @@
+#!/usr/bin/env python3
+"""ahttp's scripted HTTP/1.1 test server: well-behaved routes and faults on purpose.
+
+Run: python3 ahttp_test_server.py [--port N] [--log FILE]
+
+It listens on 127.0.0.1 only (port 0, the default, picks a free one), prints
+"PORT <n>" on stdout as soon as it listens, and serves until SIGTERM or
+SIGINT, when it closes every connection and exits 0 within a fraction of a
+second. Nothing else is ever written to stdout; stderr gets a traceback only
+for an unexpected server error (never for a client going away).
+
+Requests are parsed here, on raw sockets, so that a route can misbehave in
+exactly the way a test needs. One thread per connection; connections are
+persistent unless the request or the route says otherwise. Every blocking
+socket call wakes up at least every POLL seconds to notice a shutdown, which
+is how stalled connections never hold the server up. The routes are listed
+in README.md beside this file and in ROUTES_TEXT below.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import hashlib
+import http
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bodies  # noqa: E402  (needs the path above)
+
+POLL = 0.2  # seconds a blocked socket call waits before checking for stop
+MAX_HEAD = 64 * 1024  # limit on a request head (request line + headers)
+MAX_LINE = 8 * 1024  # limit on a chunk-size or trailer line of a request
+SEND_SLICE = 1 << 20  # the most handed to one send()
+COALESCE = 64 * 1024  # smaller writes are gathered before sending
+RECV_SIZE = 1 << 20
+LINGER_S = 1.0  # how long respond_early keeps reading after its 413
+
+ROUTES_TEXT = b"""ahttp test server routes
+GET|HEAD /bytes/<n>?framing=length|chunked|close&seed=S&chunk=C
+         &close_next=1&idle_close_ms=T
+POST|PUT /upload[?respond_early=1]
+ANY      /status/<code>
+ANY      /echo
+GET      /stall?after=none|headers|body&bytes=K&length=L
+GET      /slow/<n>?delay_ms=D&piece=P
+ANY      /raw/<name>
+"""
+
+
+def _garbage_header():
+    # A header block over 64 KiB, for a client's header size limit.
+    return (b"HTTP/1.1 200 OK\r\n" +
+            b"".join(b"X-Filler-%05d: %s\r\n" % (i, b"x" * 100)
+                     for i in range(1000)) +
+            b"Content-Length: 5\r\n\r\nhello")
+
+
+# /raw/<name>: the exact bytes sent, after which the connection is closed.
+RAW_REPLIES = {
+    # Valid responses, for the parser's tolerant side.
+    "http10-close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+                    b"hello from http/1.0\n",
+    "status-204-with-te": b"HTTP/1.1 204 No Content\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n",
+    "status-304-with-cl": b"HTTP/1.1 304 Not Modified\r\n"
+                          b"Content-Length: 100\r\n\r\n",
+    "chunked-trailers": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                        b"\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n"
+                        b"X-Trailer: yes\r\n\r\n",
+    "continue-then-200": b"HTTP/1.1 100 Continue\r\n\r\n"
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "early-hints-then-200": b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+                            b"hello",
+    "lf-only": b"HTTP/1.1 200 OK\nContent-Length: 5\n\nhello",
+    "te-gzip-close": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"
+                     b"not really gzip",
+    # Invalid responses: a client must reject these (RFC 9112).
+    "cl-cl-conflict": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                      b"Content-Length: 6\r\n\r\nhello!",
+    "cl-and-te": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "cl-negative": b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhello",
+    "cl-huge": b"HTTP/1.1 200 OK\r\n"
+               b"Content-Length: 99999999999999999999999999\r\n\r\nhello",
+    "cl-not-a-number": b"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello",
+    "bad-chunk-size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\nzz\r\nhello\r\n0\r\n\r\n",
+    "chunk-size-overflow": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                           b"\r\nfffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+    "chunk-missing-crlf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                          b"\r\n5\r\nhelloXX0\r\n\r\n",
+    "no-status-line": b"Content-Type: text/plain\r\nContent-Length: 5\r\n"
+                      b"\r\nhello",
+    "garbage": b"this is not http at all\r\n\r\n",
+    "bad-version": b"HTTP/9.9 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "bad-status-code": b"HTTP/1.1 2000 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "bare-cr-header": b"HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\n"
+                      b"Content-Length: 5\r\n\r\nhello",
+    "nul-in-header": b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\n"
+                     b"Content-Length: 5\r\n\r\nhello",
+    "obs-fold": b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\n"
+                b"Content-Length: 5\r\n\r\nhello",
+    "space-before-colon": b"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n"
+                          b"\r\nhello",
+    "header-no-colon": b"HTTP/1.1 200 OK\r\nNoColonHere\r\n"
+                       b"Content-Length: 5\r\n\r\nhello",
+    "huge-header": _garbage_header(),
+    # Early ends: the server closes before the response is complete.
+    "empty-reply": b"",
+    "truncated-head": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
+    "truncated-body": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+                      b"0123456789",
+    "truncated-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                         b"\r\n10\r\n0123456789",
+    "truncated-chunked-no-last": b"HTTP/1.1 200 OK\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n"
+                                 b"5\r\nhello\r\n",
+}
+
+
+class Stopping(Exception):
+    """The server is shutting down; the connection thread just ends."""
+
+
+class PeerGone(Exception):
+    """The client closed its side (or went silent past an idle limit)."""
+
+
+class BadRequest(Exception):
+    """A request we refuse; answered with this status, then closed."""
+
+    def __init__(self, status, why):
+        super().__init__(why)
+        self.status = status
+        self.why = why
+
+
+# Errors that mean only "the client went away": never reported.
+QUIET_ERRORS = (ConnectionError, PeerGone, Stopping)
+
+
+# Reason phrases where RFC 9110's or the spec's name differs from Python's.
+REASONS = {413: "Payload Too Large"}
+
+
+def reason_phrase(code):
+    if code in REASONS:
+        return REASONS[code]
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class Request:
+    """A parsed request head."""
+
+    def __init__(self, raw, method, target, version, headers):
+        self.raw = raw  # the head exactly as received, final CRLF included
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers  # [(lowercase name, value)] in order
+        parts = urlsplit(target)
+        self.path = parts.path
+        self.query = {k: v[-1] for k, v in
+                      parse_qs(parts.query, keep_blank_values=True).items()}
+
+    def header(self, name):
+        """The last value of a header, or None."""
+        found = None
+        for key, value in self.headers:
+            if key == name:
+                found = value
+        return found
+
+    def tokens(self, name):
+        """The comma-separated tokens of every such header, lowercased."""
+        out = []
+        for key, value in self.headers:
+            if key == name:
+                out.extend(t.strip().lower() for t in value.split(","))
+        return [t for t in out if t]
+
+    def wants_close(self):
+        conn = self.tokens("connection")
+        if "close" in conn:
+            return True
+        return self.version == "HTTP/1.0" and "keep-alive" not in conn
+
+    def int_param(self, name, default, minimum=0):
+        text = self.query.get(name)
+        if text is None or text == "":
+            return default
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise BadRequest(400, "parameter %s is not a number" % name)
+        if value < minimum:
+            raise BadRequest(400, "parameter %s is too small" % name)
+        return value
+
+
+def parse_head(raw):
+    """Parses a request head (bytes ending with CRLF CRLF) into a Request."""
+    try:
+        text = raw.decode("iso-8859-1")
+    except UnicodeDecodeError:  # iso-8859-1 decodes anything; be safe
+        raise BadRequest(400, "undecodable head")
+    lines = text[:-4].split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise BadRequest(400, "malformed request line")
+    method, target, version = parts
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise BadRequest(505, "unsupported version")
+    if not (target.startswith("/") or target == "*"):
+        raise BadRequest(400, "unsupported request target")
+    headers = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip() or "\r" in line \
+                or "\0" in line:
+            raise BadRequest(400, "malformed header line")
+        headers.append((name.lower(), value.strip(" \t")))
+    return Request(raw, method, target, version, headers)
+
+
+class Writer:
+    """Buffers small writes so a response head and a small body leave in one
+    segment; large pieces go straight to the socket without a copy."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.pending = bytearray()
+
+    def write(self, data):
+        if len(data) >= COALESCE:
+            self.flush()
+            self.conn.send_all(data)
+            return
+        self.pending += data
+        if len(self.pending) >= COALESCE:
+            self.flush()
+
+    def flush(self):
+        if self.pending:
+            data = bytes(self.pending)
+            self.pending.clear()
+            self.conn.send_all(data)
+
+
+class Connection:
+    """One accepted TCP connection and its requests, served in one thread."""
+
+    def __init__(self, server, sock, conn_id):
+        self.server = server
+        self.sock = sock
+        self.id = conn_id
+        self.buf = bytearray()  # received but not yet consumed
+        self.requests = 0
+        self.close_next = False  # set by close_next=1
+        self.idle_deadline = None  # set by idle_close_ms=T
+        self.recv_area = bytearray(RECV_SIZE)
+        self.current = None  # the request being served, once parsed
+
+    # ---- low-level I/O, every wait bounded by POLL to notice a stop ----
+
+    def check_stop(self):
+        if self.server.stopping.is_set():
+            raise Stopping()
+
+    def recv_some(self, deadline=None):
+        """Up to RECV_SIZE bytes, b"" at end of stream. Raises PeerGone when
+        `deadline` (time.monotonic) passes first."""
+        while True:
+            self.check_stop()
+            try:
+                return self.sock.recv(RECV_SIZE)
+            except TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise PeerGone()
+
+    def send_all(self, data):
+        view = memoryview(data).cast("B")
+        while view:
+            self.check_stop()
+            try:
+                sent = self.sock.send(view[:SEND_SLICE])
+            except TimeoutError:
+                continue  # nothing was sent; the peer is slow to read
+            view = view[sent:]
+
+    def read_head(self):
+        """The next request head (bytes), or None if the client closed the
+        connection cleanly between requests."""
+        start = 0
+        while True:
+            end = self.buf.find(b"\r\n\r\n", start)
+            if end >= 0:
+                end += 4
+                if end > MAX_HEAD:
+                    raise BadRequest(431, "request head too large")
+                raw = bytes(self.buf[:end])
+                del self.buf[:end]
+                return raw
+            if len(self.buf) > MAX_HEAD:
+                raise BadRequest(431, "request head too large")
+            start = max(0, len(self.buf) - 3)
+            deadline = self.idle_deadline if not self.buf else None
+            try:
+                data = self.recv_some(deadline)
+            except PeerGone:
+                return None  # idle_close_ms elapsed with nothing received
+            if not data:
+                if self.buf:
+                    raise PeerGone()  # closed in the middle of a head
+                return None
+            self.buf += data
+
+    def read_line(self):
+        """A CRLF-terminated line of the request body framing, without CRLF."""
+        while True:
+            end = self.buf.find(b"\r\n")
+            if end >= 0:
+                line = bytes(self.buf[:end])
+                del self.buf[:end + 2]
+                return line
+            if len(self.buf) > MAX_LINE:
+                raise BadRequest(400, "request body line too long")
+            data = self.recv_some()
+            if not data:
+                raise PeerGone()
+            self.buf += data
+
+    def read_exact(self, n, sink):
+        """Passes the next n bytes to sink (as memoryviews), streaming."""
+        if self.buf:
+            take = min(n, len(self.buf))
+            sink(memoryview(self.buf)[:take])
+            del self.buf[:take]
+            n -= take
+        area = memoryview(self.recv_area)
+        while n > 0:
+            self.check_stop()
+            try:
+                got = self.sock.recv_into(area[:min(n, RECV_SIZE)])
+            except TimeoutError:
+                continue
+            if got == 0:
+                raise PeerGone()
+            sink(area[:got])
+            n -= got
+
+    def read_chunked(self, sink):
+        """Decodes a chunked request body into sink, trailers discarded."""
+        while True:
+            line = self.read_line()
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise BadRequest(400, "bad chunk size")
+            if size_text.startswith((b"-", b"+", b"0x", b"0X")) or size < 0:
+                raise BadRequest(400, "bad chunk size")
+            if size == 0:
+                break
+            self.read_exact(size, sink)
+            if self.read_line() != b"":
+                raise BadRequest(400, "chunk data not followed by CRLF")
+        while self.read_line() != b"":
+            pass  # trailer fields
+
+    def read_body(self, req, sink):
+        """Reads the request's body (Content-Length, chunked or none)."""
+        te = req.tokens("transfer-encoding")
+        lengths = [v for k, v in req.headers if k == "content-length"]
+        if te:
+            if te[-1] != "chunked" or lengths:
+                raise BadRequest(400, "unsupported transfer coding")
+            self.maybe_continue(req)
+            self.read_chunked(sink)
+            return
+        if not lengths:
+            return
+        values = {v.strip() for text in lengths for v in text.split(",")}
+        if len(values) != 1:
+            raise BadRequest(400, "conflicting Content-Length")
+        value = values.pop()
+        if not value.isdigit() or not value.isascii():
+            raise BadRequest(400, "bad Content-Length")
+        length = int(value)
+        if length:
+            self.maybe_continue(req)
+            self.read_exact(length, sink)
+
+    def maybe_continue(self, req):
+        if req.version == "HTTP/1.1" and "100-continue" in req.tokens("expect"):
+            self.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def linger_and_close(self, seconds):
+        """Half-closes, then reads and drops what the client still sends for
+        a while, so it sees our answer and a FIN rather than a reset."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if not self.recv_some(deadline):
+                    return
+            except PeerGone:
+                return
+
+    def stall(self):
+        """Sends nothing until the client closes or the server stops."""
+        while self.recv_some():
+            pass
+
+    # ---- responses ----
+
+    def head_bytes(self, req, status, headers, close):
+        lines = ["HTTP/1.1 %d %s" % (status, reason_phrase(status))]
+        lines += ["%s: %s" % pair for pair in headers]
+        lines.append("X-Conn-Id: %d" % self.id)
+        lines.append("X-Req-On-Conn: %d" % self.requests)
+        if close:
+            lines.append("Connection: close")
+        elif req is not None and req.version == "HTTP/1.0":
+            lines.append("Connection: keep-alive")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("iso-8859-1")
+
+    def respond(self, req, status, body=b"", headers=(), close=False,
+                content_type="text/plain"):
+        """A complete response with Content-Length (none for 1xx/204/304)."""
+        headers = list(headers)
+        if content_type and status not in (204, 304):
+            headers.insert(0, ("Content-Type", content_type))
+        if status in (204, 304):
+            body = b""
+        else:
+            headers.append(("Content-Length", str(len(body))))
+        writer = Writer(self)
+        writer.write(self.head_bytes(req, status, headers, close))
+        if req is None or req.method != "HEAD":
+            writer.write(body)
+        writer.flush()
+        return close
+
+    # ---- the request loop ----
+
+    def serve(self):
+        while True:
+            self.current = None
+            try:
+                if not self.serve_one():
+                    return
+            except BadRequest as err:
+                self.respond(self.current, err.status,
+                             (err.why + "\n").encode(), close=True)
+                self.linger_and_close(0.5)
+                return
+
+    def serve_one(self):
+        """Reads and answers one request; False when the connection ends."""
+        raw = self.read_head()
+        if raw is None:
+            return False
+        self.idle_deadline = None
+        self.requests += 1
+        try:
+            req = parse_head(raw)
+        except BadRequest:
+            self.server.log(self.id, "-", "-")
+            raise
+        self.current = req
+        self.server.log(self.id, req.method, req.target)
+        if self.close_next:
+            # close_next=1 on the previous request: swallow this one and
+            # hang up without a word.
+            self.read_body(req, lambda data: None)
+            return False
+        close = self.dispatch(req)
+        return not (close or req.wants_close())
+
+    def dispatch(self, req):
+        """Serves one request; returns True if the connection must close."""
+        path = req.path
+        close = req.wants_close()
+        if path == "/upload":
+            return self.route_upload(req, close)
+        # Every other route reads the request body fully, then answers.
+        self.read_body(req, lambda data: None)
+        if path == "/":
+            return self.respond(req, 200, ROUTES_TEXT, close=close)
+        if path.startswith("/bytes/"):
+            return self.route_bytes(req, path[len("/bytes/"):], close)
+        if path.startswith("/status/"):
+            return self.route_status(req, path[len("/status/"):], close)
+        if path == "/echo":
+            return self.respond(req, 200, req.raw, close=close)
+        if path == "/stall":
+            return self.route_stall(req)
+        if path.startswith("/slow/"):
+            return self.route_slow(req, path[len("/slow/"):], close)
+        if path.startswith("/raw/"):
+            return self.route_raw(req, path[len("/raw/"):])
+        return self.respond(req, 404, b"not found: " +
+                            path.encode("iso-8859-1") + b"\n", close=close)
+
+    def require(self, req, *methods):
+        if req.method not in methods:
+            self.respond(req, 405, b"method not allowed\n",
+                         headers=[("Allow", ", ".join(methods))], close=True)
+            return False
+        return True
+
+    def route_bytes(self, req, size_text, close):
+        if not self.require(req, "GET", "HEAD"):
+            return True
+        n = parse_size(size_text)
+        seed = req.int_param("seed", bodies.DEFAULT_SEED)
+        chunk = req.int_param("chunk", 65536, minimum=1)
+        framing = req.query.get("framing", "length") or "length"
+        headers = [("X-Body-Sha256", bodies.body_sha256(n, seed))]
+        if framing == "length":
+            headers.append(("Content-Length", str(n)))
+        elif framing == "chunked":
+            headers.append(("Transfer-Encoding", "chunked"))
+        elif framing == "close":
+            close = True
+        else:
+            raise BadRequest(400, "framing must be length, chunked or close")
+        writer = Writer(self)
+        writer.write(self.head_bytes(
+            req, 200, [("Content-Type", "application/octet-stream")] + headers,
+            close))
+        if req.method != "HEAD":
+            if framing == "chunked":
+                for start in range(0, n, chunk):
+                    size = min(chunk, n - start)
+                    writer.write(b"%x\r\n" % size)
+                    for view in bodies.body_range_views(start, size, seed):
+                        writer.write(view)
+                    writer.write(b"\r\n")
+                writer.write(b"0\r\n\r\n")
+            else:
+                for view in bodies.body_views(n, seed):
+                    writer.write(view)
+        writer.flush()
+        if req.query.get("close_next") == "1":
+            self.close_next = True
+        idle_ms = req.int_param("idle_close_ms", -1, minimum=-1)
+        if idle_ms >= 0:
+            self.idle_deadline = time.monotonic() + idle_ms / 1000.0
+        return close
+
+    def route_upload(self, req, close):
+        if not self.require(req, "POST", "PUT"):
+            return True
+        if req.query.get("respond_early") == "1":
+            self.respond(req, 413, b"too large\n", close=True)
+            self.linger_and_close(LINGER_S)
+            return True
+        digest = hashlib.sha256()
+        count = [0]
+
+        def sink(data):
+            digest.update(data)
+            count[0] += len(data)
+
+        self.read_body(req, sink)
+        hexdigest = digest.hexdigest()
+        body = ("%s %d\n" % (hexdigest, count[0])).encode()
+        return self.respond(req, 200, body, close=close, headers=[
+            ("X-Received-Sha256", hexdigest),
+            ("X-Received-Length", str(count[0]))])
+
+    def route_status(self, req, code_text, close):
+        if not code_text.isdigit() or not 200 <= int(code_text) <= 599:
+            raise BadRequest(400, "status code must be 200..599")
+        code = int(code_text)
+        return self.respond(req, code, b"status %d\n" % code, close=close)
+
+    def route_stall(self, req):
+        after = req.query.get("after", "none") or "none"
+        length = req.int_param("length", 1000000)
+        count = min(req.int_param("bytes", 1000), length)
+        if after not in ("none", "headers", "body"):
+            raise BadRequest(400, "after must be none, headers or body")
+        if after != "none":
+            writer = Writer(self)
+            writer.write(self.head_bytes(req, 200, [
+                ("Content-Type", "application/octet-stream"),
+                ("X-Body-Sha256", bodies.body_sha256(length, 1)),
+                ("Content-Length", str(length))], False))
+            if after == "body":
+                for view in bodies.body_views(count, 1):
+                    writer.write(view)
+            writer.flush()
+        self.stall()
+        return True
+
+    def route_slow(self, req, size_text, close):
+        n = parse_size(size_text)
+        delay = req.int_param("delay_ms", 50) / 1000.0
+        piece = req.int_param("piece", 1024, minimum=1)
+        self.send_all(self.head_bytes(req, 200, [
+            ("Content-Type", "application/octet-stream"),
+            ("X-Body-Sha256", bodies.body_sha256(n, 1)),
+            ("Content-Length", str(n))], close))
+        if req.method == "HEAD":
+            return close
+        first = True
+        for start in range(0, n, piece):
+            if not first and self.server.stopping.wait(delay):
+                raise Stopping()
+            first = False
+            for view in bodies.body_range_views(start, min(piece, n - start), 1):
+                self.send_all(view)
+        return close
+
+    def route_raw(self, req, name):
+        reply = RAW_REPLIES.get(name)
+        if reply is None:
+            return self.respond(req, 404, b"no such raw reply\n", close=True)
+        self.send_all(reply)
+        return True
+
+
+def parse_size(text):
+    if not text.isdigit() or not text.isascii():
+        raise BadRequest(400, "size must be a non-negative decimal number")
+    return int(text)
+
+
+class Server:
+    def __init__(self, port, log_path):
+        self.stopping = threading.Event()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(128)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.active = {}  # socket -> thread
+        self.next_id = 1
+        self.log_file = open(log_path, "a") if log_path else None
+
+    def log(self, conn_id, method, target):
+        if self.log_file is None:
+            return
+        with self.lock:
+            self.log_file.write("%d %s %s\n" % (conn_id, method, target))
+            self.log_file.flush()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                ready, _, _ = select.select([self.listener], [], [], POLL)
+            except InterruptedError:
+                continue
+            if not ready or self.stopping.is_set():
+                continue
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                time.sleep(0.01)  # aborted before accept, or out of fds
+                continue
+            with self.lock:
+                conn_id = self.next_id
+                self.next_id += 1
+                thread = threading.Thread(target=self.serve_connection,
+                                          args=(sock, conn_id), daemon=True)
+                self.active[sock] = thread
+            thread.start()
+        self.shutdown()
+
+    def serve_connection(self, sock, conn_id):
+        try:
+            sock.settimeout(POLL)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            Connection(self, sock, conn_id).serve()
+        except QUIET_ERRORS:
+            pass
+        except OSError:
+            if not self.stopping.is_set():
+                traceback.print_exc()
+        except Exception:  # a server bug: say so, keep serving others
+            traceback.print_exc()
+        finally:
+            with self.lock:
+                self.active.pop(sock, None)
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def shutdown(self):
+        self.listener.close()
+        with self.lock:
+            items = list(self.active.items())
+        for sock, _ in items:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 0.5
+        for _, thread in items:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.log_file is not None:
+            with self.lock:
+                self.log_file.flush()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="ahttp's scripted HTTP/1.1 test server (127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port to listen on; 0 (default) picks a free one")
+    parser.add_argument("--log", metavar="FILE",
+                        help="append '<conn_id> <method> <target>' per request")
+    args = parser.parse_args(argv)
+    server = Server(args.port, args.log)
+
+    def stop(signum, frame):
+        server.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    sys.stdout.write("PORT %d\n" % server.port)
+    sys.stdout.flush()
+    server.run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Daemon threads may still sit in a socket call for up to POLL seconds;
+    # leave without waiting for them.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+/*
+ * ahttp-level helpers for the integration tests: a fixture (scripted
+ * server + session with the recorder + connect handle), reading a whole
+ * body with its SHA-256, header queries, closing with a wait for
+ * HANDLE_CLOSING, and assertions that print result codes by name.
+ *
+ * Everything here runs on the test's main thread and may fail the test
+ * with cmocka's assertions (which leave the test by longjmp).
+ */
+#ifndef AH_TEST_AHTEST_H
+#define AH_TEST_AHTEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ahttp.h"
+#include "recorder.h"
+#include "test_server.h"
+#include "test_util.h"
+
+/* Fails the test unless `actual` (an ah result code) equals `expected`. */
+#define assert_ah(actual, expected)                                            \
+  do {                                                                         \
+    int ah_a_ = (actual);                                                      \
+    int ah_e_ = (expected);                                                    \
+    if (ah_a_ != ah_e_)                                                        \
+      fail_msg("%s returned %s (%d), expected %s (%d)", #actual,               \
+               rec_code_name(ah_a_), ah_a_, rec_code_name(ah_e_), ah_e_);      \
+  } while (0)
+
+/*
+ * rec_done (see recorder.h) that also fails the test if a call of a
+ * synchronous session (the last one t_open_session opened) returned
+ * AH_IO_PENDING: without AH_FLAG_ASYNC every call must block until done.
+ */
+int t_done(ah_handle handle, int rc, uintptr_t *result);
+
+/* The call succeeds, now or through its REQUEST_COMPLETE. */
+#define assert_done(handle, call) assert_ah(t_done((handle), (call), NULL), AH_OK)
+
+/* Fails with the recorder's reason unless `check` (a rec_check_*) holds. */
+#define assert_rec(check_call)                                                 \
+  do {                                                                         \
+    char ah_why_[1024] = "";                                                   \
+    if (!(check_call)) {                                                       \
+      rec_dump(NULL);                                                          \
+      fail_msg("%s: %s", #check_call, ah_why_);                                \
+    }                                                                          \
+  } while (0)
+/* Use inside assert_rec: the reason buffer. */
+#define REC_WHY ah_why_, sizeof(ah_why_)
+
+typedef struct t_fixture {
+  ts_server server;
+  ah_handle session;
+  ah_handle connect;
+  unsigned flags; /* AH_FLAG_ASYNC or 0 */
+} t_fixture;
+
+/*
+ * Starts the scripted server (with `--log` if `with_log`), resets the
+ * recorder, opens a session with `flags` and the recorder as callback, and
+ * a connect handle to the server.
+ */
+void t_setup(t_fixture *f, unsigned flags, int with_log);
+/*
+ * Closes the session (and so everything under it), checks that every
+ * handle in the log got exactly one HANDLE_CLOSING as its last callback and
+ * that the recorder saw no violation, and stops the server.
+ */
+void t_teardown(t_fixture *f);
+
+/* ah_open with the recorder installed. */
+void t_open_session(unsigned flags, ah_handle *session);
+
+/* ah_open_request on `connect`, asserting AH_OK and a non-NULL handle. */
+ah_handle t_open_request(ah_handle connect, const char *method,
+                         const char *target);
+
+/*
+ * Reads the body to its end in calls of `chunk` bytes (ah_read, or
+ * ah_read_ex with `flags` if flags != 0). Returns the result code of the
+ * first failed read, or AH_OK; `hex` gets the SHA-256 of what was read,
+ * *total its length, *reads (may be NULL) the number of read calls that
+ * returned data, *short_reads (may be NULL) how many returned less than
+ * `chunk`. Checks that each pending read's *bytes_read equals the
+ * completion's result and that a read never returns more than asked.
+ */
+int t_read_all(ah_handle req, size_t chunk, unsigned flags, char hex[65],
+               uint64_t *total, size_t *reads, size_t *short_reads);
+
+/* Reads the whole body into a malloc'd NUL-terminated string. */
+char *t_read_text(ah_handle req);
+
+/* AH_INFO_STATUS_CODE, asserting the query succeeds. */
+uint32_t t_status_code(ah_handle req);
+/* AH_INFO_HEADER `name` into buf; returns the query's result code. */
+int t_header(ah_handle req, const char *name, char *buf, size_t cap);
+/* A numeric header, asserting it exists. */
+unsigned long t_header_ulong(ah_handle req, const char *name);
+/* AH_OPTION_CONNECTION_REUSED, asserting the query succeeds. */
+uint32_t t_reused(ah_handle req);
+
+/*
+ * ah_close_handle on a connect or request handle, asserting AH_OK, then
+ * waits for its HANDLE_CLOSING and checks that it is its last callback.
+ */
+void t_close(ah_handle h);
+
+/*
+ * GET `target` on `connect` and read the body to the end; returns the
+ * request still open (the caller closes it). Asserts success and, if the
+ * response has X-Body-Sha256, that the body matches it.
+ */
+ah_handle t_get(ah_handle connect, const char *target, uint64_t *total);
+
+#endif

@@ -1,0 +1,423 @@
+/*
+ * test_server.c - child-process servers for the integration tests (see
+ * test_server.h). Every child is recorded in a small table until it has
+ * been reaped, so an atexit handler can stop what a failed test (cmocka
+ * leaves a test by longjmp) did not.
+ */
+#define _GNU_SOURCE
+
+#include "test_server.h"
+
+#include "test_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define MAX_CHILDREN 16
+#define NGINX_BIN "/usr/sbin/nginx"
+
+static pid_t children[MAX_CHILDREN];
+static int atexit_registered;
+
+static void forget_child(pid_t pid) {
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i] == pid)
+      children[i] = 0;
+}
+
+static void stop_pid(pid_t pid) {
+  if (pid <= 0)
+    return;
+  kill(pid, SIGTERM);
+  uint64_t deadline = tu_now_ms() + 2000;
+  for (;;) {
+    pid_t r = waitpid(pid, NULL, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR))
+      break;
+    if (tu_now_ms() >= deadline) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    tu_sleep_ms(5);
+  }
+  forget_child(pid);
+}
+
+static void stop_all_children(void) {
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i] > 0)
+      stop_pid(children[i]);
+}
+
+static void remember_child(pid_t pid) {
+  if (!atexit_registered) {
+    atexit(stop_all_children);
+    atexit_registered = 1;
+  }
+  for (int i = 0; i < MAX_CHILDREN; i++) {
+    if (children[i] == 0) {
+      children[i] = pid;
+      return;
+    }
+  }
+}
+
+/*
+ * Forks and execs argv[0] (searched in PATH). The child's stdout goes to
+ * `stdout_fd` if it is not -1. Everything the child needs is prepared
+ * before fork, because sessions' I/O threads may be running.
+ */
+static pid_t spawn(char *const argv[], int stdout_fd) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return -1;
+  }
+  if (pid == 0) {
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (stdout_fd >= 0 && dup2(stdout_fd, STDOUT_FILENO) < 0)
+      _exit(126);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  remember_child(pid);
+  return pid;
+}
+
+/* Reads from `fd` until a full line is in `buf` or the deadline passes. */
+static int read_line(int fd, char *buf, size_t cap, uint64_t deadline) {
+  size_t used = 0;
+  while (used + 1 < cap) {
+    uint64_t now = tu_now_ms();
+    if (now >= deadline)
+      return -1;
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    int r = poll(&p, 1, (int)(deadline - now));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    ssize_t n = read(fd, buf + used, 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return -1;
+    if (buf[used] == '\n') {
+      buf[used] = '\0';
+      return 0;
+    }
+    used++;
+  }
+  return -1;
+}
+
+int ts_server_start(ts_server *s, int with_log) {
+  memset(s, 0, sizeof(*s));
+  s->out_fd = -1;
+  const char *script = getenv("AHTTP_TEST_SERVER");
+#ifdef AHTTP_TEST_SERVER_PATH
+  if (script == NULL || script[0] == '\0')
+    script = AHTTP_TEST_SERVER_PATH;
+#endif
+  if (script == NULL) {
+    fprintf(stderr, "ts_server_start: AHTTP_TEST_SERVER is not set\n");
+    return -1;
+  }
+  const char *python = getenv("PYTHON3");
+  if (python == NULL || python[0] == '\0')
+    python = "python3";
+  char *argv[8];
+  int argc = 0;
+  argv[argc++] = (char *)python;
+  argv[argc++] = (char *)script;
+  if (with_log) {
+    if (tu_make_temp_dir("ahttp-srv", s->dir, sizeof(s->dir)) != 0) {
+      perror("ts_server_start: mkdtemp");
+      return -1;
+    }
+    snprintf(s->log_path, sizeof(s->log_path), "%s/requests.log", s->dir);
+    argv[argc++] = (char *)"--log";
+    argv[argc++] = s->log_path;
+  }
+  argv[argc] = NULL;
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    perror("ts_server_start: pipe");
+    goto fail;
+  }
+  s->pid = spawn(argv, fds[1]);
+  close(fds[1]);
+  s->out_fd = fds[0];
+  if (s->pid < 0)
+    goto fail;
+  char line[128];
+  unsigned port = 0;
+  if (read_line(s->out_fd, line, sizeof(line), tu_now_ms() + 10000) != 0 ||
+      sscanf(line, "PORT %u", &port) != 1 || port == 0 || port > 65535) {
+    fprintf(stderr, "ts_server_start: no PORT line from %s\n", script);
+    goto fail;
+  }
+  s->port = (uint16_t)port;
+  return 0;
+fail:
+  ts_server_stop(s);
+  return -1;
+}
+
+void ts_server_stop(ts_server *s) {
+  if (s->pid > 0)
+    stop_pid(s->pid);
+  s->pid = 0;
+  if (s->out_fd >= 0)
+    close(s->out_fd);
+  s->out_fd = -1;
+  if (s->dir[0] != '\0')
+    tu_remove_tree(s->dir);
+  s->dir[0] = '\0';
+  s->log_path[0] = '\0';
+}
+
+static size_t count_lines(const char *text) {
+  size_t n = 0;
+  for (const char *p = text; *p != '\0'; p++)
+    if (*p == '\n')
+      n++;
+  return n;
+}
+
+char *ts_server_log(const ts_server *s, size_t min_lines, unsigned wait_ms) {
+  if (s->log_path[0] == '\0')
+    return NULL;
+  uint64_t deadline = tu_now_ms() + wait_ms;
+  for (;;) {
+    char *text = tu_read_file(s->log_path, NULL);
+    if (text == NULL) {
+      text = malloc(1);
+      if (text == NULL)
+        return NULL;
+      text[0] = '\0';
+    }
+    if (count_lines(text) >= min_lines || tu_now_ms() >= deadline)
+      return text;
+    free(text);
+    tu_sleep_ms(10);
+  }
+}
+
+/* ---- nginx ---- */
+
+static int write_nginx_conf(const ts_nginx *n, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL)
+    return -1;
+  fprintf(f,
+          "daemon off;\n"
+          "master_process off;\n"
+          "worker_processes 1;\n"
+          "pid %s/nginx.pid;\n"
+          "error_log %s/error.log info;\n"
+          "events { worker_connections 256; }\n"
+          "http {\n"
+          "  log_format ahttp '$connection $connection_requests "
+          "\"$request\" $status $body_bytes_sent';\n"
+          "  access_log %s ahttp;\n"
+          "  client_body_temp_path %s/tmp/body;\n"
+          "  proxy_temp_path %s/tmp/proxy;\n"
+          "  fastcgi_temp_path %s/tmp/fastcgi;\n"
+          "  uwsgi_temp_path %s/tmp/uwsgi;\n"
+          "  scgi_temp_path %s/tmp/scgi;\n"
+          "  keepalive_requests 1000000;\n"
+          "  keepalive_timeout 120s;\n"
+          "  default_type application/octet-stream;\n"
+          "  sendfile on;\n"
+          "  server {\n"
+          "    listen 127.0.0.1:%u;\n"
+          "    server_name localhost;\n"
+          "    root %s;\n"
+          "  }\n"
+          "}\n",
+          n->dir, n->dir, n->access_log, n->dir, n->dir, n->dir, n->dir,
+          n->dir, (unsigned)n->port, n->root);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
+static int can_connect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(port);
+  int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+  close(fd);
+  return ok;
+}
+
+static void print_error_log(const ts_nginx *n) {
+  char path[256];
+  snprintf(path, sizeof(path), "%s/error.log", n->dir);
+  char *text = tu_read_file(path, NULL);
+  fprintf(stderr, "nginx error log:\n%s\n", text != NULL ? text : "(none)");
+  free(text);
+}
+
+/*
+ * One attempt on a fresh free port: 1 = up, 0 = lost the port to someone
+ * else (try again), -1 = failed for good. nginx writes its pid file only
+ * after it has bound its sockets, so "pid file exists and a connect
+ * succeeds" means this nginx is the one listening.
+ */
+static int nginx_attempt(ts_nginx *n) {
+  char conf[256], pidfile[256];
+  snprintf(conf, sizeof(conf), "%s/nginx.conf", n->dir);
+  snprintf(pidfile, sizeof(pidfile), "%s/nginx.pid", n->dir);
+  n->port = tu_free_port();
+  if (n->port == 0 || write_nginx_conf(n, conf) != 0)
+    return -1;
+  char prefix[160], errlog[256];
+  snprintf(prefix, sizeof(prefix), "%s/", n->dir);
+  snprintf(errlog, sizeof(errlog), "%s/error.log", n->dir);
+  char *argv[] = {(char *)NGINX_BIN, (char *)"-p", prefix, (char *)"-c",
+                  conf,             (char *)"-e", errlog, NULL};
+  n->pid = spawn(argv, -1);
+  if (n->pid < 0)
+    return -1;
+  uint64_t deadline = tu_now_ms() + 10000;
+  while (tu_now_ms() < deadline) {
+    int status;
+    if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
+      forget_child(n->pid);
+      n->pid = 0;
+      print_error_log(n);
+      return 0;
+    }
+    struct stat st;
+    if (stat(pidfile, &st) == 0 && can_connect(n->port))
+      return 1;
+    tu_sleep_ms(10);
+  }
+  /* Still binding (nginx retries a taken port for a while): give it up. */
+  stop_pid(n->pid);
+  n->pid = 0;
+  print_error_log(n);
+  return 0;
+}
+
+int ts_nginx_start(ts_nginx *n) {
+  memset(n, 0, sizeof(*n));
+  if (access(NGINX_BIN, X_OK) != 0) {
+    fprintf(stderr, "ts_nginx_start: %s is not installed\n", NGINX_BIN);
+    return -1;
+  }
+  if (tu_make_temp_dir("ahttp-nginx", n->dir, sizeof(n->dir)) != 0) {
+    perror("ts_nginx_start: mkdtemp");
+    return -1;
+  }
+  /* The tests run as root or as a user; either way nginx runs as the same
+     user without a master process, so the files need no special modes. */
+  char tmp[256];
+  snprintf(n->root, sizeof(n->root), "%s/root", n->dir);
+  snprintf(n->access_log, sizeof(n->access_log), "%s/access.log", n->dir);
+  snprintf(tmp, sizeof(tmp), "%s/tmp", n->dir);
+  if (mkdir(n->root, 0755) != 0 || mkdir(tmp, 0755) != 0) {
+    perror("ts_nginx_start: mkdir");
+    goto fail;
+  }
+  for (int attempt = 0; attempt < 5; attempt++) {
+    int r = nginx_attempt(n);
+    if (r == 1)
+      return 0;
+    if (r < 0)
+      break;
+  }
+  fprintf(stderr, "ts_nginx_start: nginx did not come up\n");
+fail:
+  ts_nginx_stop(n);
+  return -1;
+}
+
+int ts_nginx_add_file(ts_nginx *n, const char *name, size_t size,
+                      uint64_t seed, char sha_hex[65]) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", n->root, name);
+  unsigned char *data = malloc(size > 0 ? size : 1);
+  if (data == NULL)
+    return -1;
+  tu_fill(data, size, seed);
+  if (sha_hex != NULL)
+    tu_sha256_hex(data, size, sha_hex);
+  int rc = tu_write_file(path, data, size);
+  free(data);
+  return rc;
+}
+
+void ts_nginx_stop(ts_nginx *n) {
+  if (n->pid > 0)
+    stop_pid(n->pid);
+  n->pid = 0;
+  if (n->dir[0] != '\0')
+    tu_remove_tree(n->dir);
+  n->dir[0] = '\0';
+}
+
+static size_t parse_access_log(const char *text, ts_nginx_entry *out,
+                               size_t cap) {
+  size_t count = 0;
+  const char *line = text;
+  while (line != NULL && *line != '\0' && count < cap) {
+    const char *end = strchr(line, '\n');
+    if (end == NULL)
+      break; /* a line still being written */
+    ts_nginx_entry *e = &out[count];
+    memset(e, 0, sizeof(*e));
+    const char *q1 = strchr(line, '"');
+    const char *q2 = q1 != NULL ? strchr(q1 + 1, '"') : NULL;
+    if (q1 != NULL && q2 != NULL && q2 < end &&
+        sscanf(line, "%lu %lu", &e->connection, &e->connection_requests) ==
+            2 &&
+        sscanf(q2 + 1, "%d", &e->status) == 1) {
+      size_t len = (size_t)(q2 - q1 - 1);
+      if (len >= sizeof(e->request))
+        len = sizeof(e->request) - 1;
+      memcpy(e->request, q1 + 1, len);
+      e->request[len] = '\0';
+      count++;
+    }
+    line = end + 1;
+  }
+  return count;
+}
+
+size_t ts_nginx_log(const ts_nginx *n, ts_nginx_entry *out, size_t cap,
+                    size_t min_entries, unsigned wait_ms) {
+  uint64_t deadline = tu_now_ms() + wait_ms;
+  for (;;) {
+    char *text = tu_read_file(n->access_log, NULL);
+    size_t count = text != NULL ? parse_access_log(text, out, cap) : 0;
+    free(text);
+    if (count >= min_entries || tu_now_ms() >= deadline)
+      return count;
+    tu_sleep_ms(10);
+  }
+}

@@ -1,0 +1,189 @@
+/*
+ * test_util.c - helpers for the integration tests (see test_util.h).
+ * SHA-256 goes through OpenSSL's EVP interface, the only one that is not
+ * deprecated in OpenSSL 3.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
+
+#include "test_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tu_sha256 {
+  EVP_MD_CTX *ctx;
+};
+
+tu_sha256 *tu_sha256_new(void) {
+  tu_sha256 *s = malloc(sizeof(*s));
+  if (s == NULL)
+    abort();
+  s->ctx = EVP_MD_CTX_new();
+  if (s->ctx == NULL || EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1)
+    abort();
+  return s;
+}
+
+void tu_sha256_update(tu_sha256 *s, const void *data, size_t len) {
+  if (len > 0 && EVP_DigestUpdate(s->ctx, data, len) != 1)
+    abort();
+}
+
+void tu_sha256_final_hex(tu_sha256 *s, char hex[65]) {
+  static const char digits[] = "0123456789abcdef";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(s->ctx, md, &n) != 1 || n != 32)
+    abort();
+  for (unsigned int i = 0; i < n; i++) {
+    hex[2 * i] = digits[md[i] >> 4];
+    hex[2 * i + 1] = digits[md[i] & 0xf];
+  }
+  hex[64] = '\0';
+  EVP_MD_CTX_free(s->ctx);
+  free(s);
+}
+
+void tu_sha256_hex(const void *data, size_t len, char hex[65]) {
+  tu_sha256 *s = tu_sha256_new();
+  tu_sha256_update(s, data, len);
+  tu_sha256_final_hex(s, hex);
+}
+
+void tu_fill(void *buf, size_t len, uint64_t seed) {
+  /* splitmix64: fast, and good enough that no two fills look alike. */
+  unsigned char *p = buf;
+  uint64_t x = seed;
+  while (len > 0) {
+    uint64_t z = (x += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    z ^= z >> 31;
+    size_t n = len < 8 ? len : 8;
+    memcpy(p, &z, n);
+    p += n;
+    len -= n;
+  }
+}
+
+uint64_t tu_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void tu_sleep_ms(unsigned ms) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)(ms / 1000u);
+  ts.tv_nsec = (long)(ms % 1000u) * 1000000L;
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+char *tu_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  size_t cap = 4096, used = 0;
+  char *data = malloc(cap + 1);
+  if (data == NULL)
+    goto fail;
+  for (;;) {
+    if (used == cap) {
+      char *bigger = realloc(data, cap * 2 + 1);
+      if (bigger == NULL)
+        goto fail;
+      data = bigger;
+      cap *= 2;
+    }
+    size_t n = fread(data + used, 1, cap - used, f);
+    used += n;
+    if (n == 0)
+      break;
+  }
+  if (ferror(f))
+    goto fail;
+  fclose(f);
+  data[used] = '\0';
+  if (len != NULL)
+    *len = used;
+  return data;
+fail:
+  free(data);
+  fclose(f);
+  return NULL;
+}
+
+int tu_write_file(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (f == NULL)
+    return -1;
+  size_t n = fwrite(data, 1, len, f);
+  int rc = fclose(f);
+  return n == len && rc == 0 ? 0 : -1;
+}
+
+int tu_make_temp_dir(const char *prefix, char *out, size_t cap) {
+  int n = snprintf(out, cap, "/tmp/%s-XXXXXX", prefix);
+  if (n < 0 || (size_t)n >= cap)
+    return -1;
+  return mkdtemp(out) == NULL ? -1 : 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw) {
+  (void)st;
+  (void)type;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
+
+void tu_remove_tree(const char *dir) {
+  if (dir != NULL && dir[0] != '\0')
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+uint16_t tu_free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = 0;
+  socklen_t sl = sizeof(sa);
+  uint16_t port = 0;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+      getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+    port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
+}
+
+size_t tu_count_lines_with(const char *text, const char *needle) {
+  size_t count = 0;
+  const char *line = text;
+  while (line != NULL && *line != '\0') {
+    const char *end = strchr(line, '\n');
+    size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+    const char *hit = strstr(line, needle);
+    if (hit != NULL && hit + strlen(needle) <= line + n)
+      count++;
+    line = end != NULL ? end + 1 : NULL;
+  }
+  return count;
+}

@@ -1,0 +1,56 @@
+/*
+ * test_util.h - small helpers shared by the integration tests: SHA-256 of
+ * streamed bytes, deterministic fill patterns for uploads, files, temporary
+ * directories, free loopback ports and a monotonic clock.
+ *
+ * Nothing here touches ahttp; every function is safe to call from the test's
+ * main thread, and the SHA-256 and fill helpers from any thread.
+ */
+#ifndef AH_TEST_UTIL_H
+#define AH_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Streaming SHA-256 (OpenSSL's libcrypto underneath). */
+typedef struct tu_sha256 tu_sha256;
+
+/* A fresh digest state; never NULL (aborts on allocation failure). */
+tu_sha256 *tu_sha256_new(void);
+void tu_sha256_update(tu_sha256 *s, const void *data, size_t len);
+/* Writes the lowercase hex digest and a NUL into `hex`, frees `s`. */
+void tu_sha256_final_hex(tu_sha256 *s, char hex[65]);
+/* One-shot digest of a buffer. */
+void tu_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* Fills `buf` with `len` pseudo-random bytes determined by `seed`. */
+void tu_fill(void *buf, size_t len, uint64_t seed);
+
+/* Milliseconds of a monotonic clock. */
+uint64_t tu_now_ms(void);
+void tu_sleep_ms(unsigned ms);
+
+/*
+ * Reads a whole file into a malloc'd buffer with a NUL after the data
+ * (so text can be used as a string); *len (may be NULL) is the size.
+ * Returns NULL if the file cannot be read.
+ */
+char *tu_read_file(const char *path, size_t *len);
+/* Writes `len` bytes to `path` (created or truncated). 0 or -1. */
+int tu_write_file(const char *path, const void *data, size_t len);
+
+/* Creates a fresh directory /tmp/<prefix>-XXXXXX into `out`. 0 or -1. */
+int tu_make_temp_dir(const char *prefix, char *out, size_t cap);
+/* Removes a directory tree (best effort). */
+void tu_remove_tree(const char *dir);
+
+/*
+ * A loopback port that was free a moment ago: bound on 127.0.0.1 port 0 and
+ * closed again. 0 if none could be found.
+ */
+uint16_t tu_free_port(void);
+
+/* Counts the lines of `text` that contain `needle`. */
+size_t tu_count_lines_with(const char *text, const char *needle);
+
+#endif

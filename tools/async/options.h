@@ -1,0 +1,52 @@
+/*
+ * options.h - the command line of `async`: what the user asked for, with
+ * every default filled in.
+ */
+#ifndef ASYNC_OPTIONS_H
+#define ASYNC_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ASYNC_DEFAULT_HOST "www.microsoft.com"
+#define ASYNC_DEFAULT_RESOURCE "/"
+#define ASYNC_DEFAULT_OUTPUT "response.htm"
+#define ASYNC_DEFAULT_TIMEOUT_MS 120000u
+
+typedef enum async_method { ASYNC_METHOD_GET, ASYNC_METHOD_POST } async_method;
+
+typedef struct async_options {
+  async_method method;
+  /* The host as ah_connect takes it: IPv6 literals without brackets. It
+   * points into host_storage or to a string literal. */
+  const char *host;
+  char host_storage[256];
+  uint16_t port; /* 0 means the default port (80) */
+  const char *resource;
+  const char *output_path;
+  const char *input_path; /* NULL unless POST */
+  uint32_t timeout_ms;
+  bool fail_on_http_error; /* -f */
+} async_options;
+
+typedef enum options_outcome {
+  OPTIONS_RUN,         /* go ahead with the transfer */
+  OPTIONS_HELP,        /* --help was asked for */
+  OPTIONS_VERSION,     /* --version was asked for */
+  OPTIONS_USAGE_ERROR  /* an "async: ..." line has been printed on stderr */
+} options_outcome;
+
+/*
+ * Parses argv into *opts. On OPTIONS_RUN every default that was filled in
+ * has been announced on `announce` ("Defaulting hostname to: ..."). On
+ * OPTIONS_USAGE_ERROR the reason has been printed on stderr; the caller
+ * prints the usage text.
+ */
+options_outcome options_parse(int argc, char **argv, async_options *opts,
+                              FILE *announce);
+
+/* Writes the usage text, the switches, defaults and exit codes. */
+void options_print_usage(FILE *out);
+
+#endif

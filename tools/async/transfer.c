@@ -1,0 +1,631 @@
+/*
+ * transfer.c - the request state machine of `async`, driven by
+ * AH_STATUS_REQUEST_COMPLETE as the WinInet sample drives its own.
+ *
+ *   GET:  SEND -> HEADERS -> (RECEIVE -> STORE)* -> COMPLETE
+ *   POST: SEND_WITH_BODY -> (FILE_READ -> UPLOAD)* -> END_UPLOAD -> HEADERS
+ *         -> (RECEIVE -> STORE)* -> COMPLETE
+ *
+ * Each step sets the next state before its call, so that a completion
+ * arriving on the I/O thread, even before the call has returned on the
+ * issuing thread, finds the machine ready for the next step. After a call
+ * returned AH_IO_PENDING the issuing thread touches none of the machine's
+ * fields again: from then on they belong to the completion. So exactly
+ * one thread runs the machine at any time, and the machine's fields need
+ * no lock.
+ *
+ * What main and the I/O thread share (the closing flag, the usage count of
+ * the request handle, the handle-closed flags, the failure) is guarded by
+ * `lock`, which is never held across a library call: a library call may
+ * need the I/O thread, and the I/O thread may be waiting for `lock` inside
+ * our callback.
+ *
+ * Closing follows the sample: while a thread is inside a call with the
+ * request handle, the handle is "in use"; a close asked for meanwhile is
+ * done by the last user on its way out, so that no call is ever made with
+ * the handle after ah_close_handle. A REQUEST_COMPLETE that arrives once
+ * closing has begun (normally AH_ERR_OPERATION_CANCELLED) only ends the
+ * machine; it never starts another step.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "transfer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "trace.h"
+
+typedef enum transfer_state {
+  STATE_SEND,           /* GET: ah_send_request */
+  STATE_SEND_WITH_BODY, /* POST: ah_send_request_ex with the file's size */
+  STATE_FILE_READ,      /* POST: next piece of the input file */
+  STATE_UPLOAD,         /* POST: ah_write of that piece */
+  STATE_END_UPLOAD,     /* POST: ah_end_request */
+  STATE_HEADERS,        /* status line, -f check */
+  STATE_RECEIVE,        /* ah_read into the buffer */
+  STATE_STORE,          /* write what was read to the output file */
+  STATE_COMPLETE
+} transfer_state;
+
+/* The library calls the machine makes, for messages and the trace. */
+typedef enum transfer_call {
+  CALL_SEND_REQUEST,
+  CALL_SEND_REQUEST_EX,
+  CALL_WRITE,
+  CALL_END_REQUEST,
+  CALL_READ
+} transfer_call;
+
+/* A step's result that is no library code: the step has recorded its own
+ * failure (a local file error, -f). */
+#define STEP_FAILED (-1000)
+
+struct transfer {
+  /* Set before the machine starts; read-only afterwards. */
+  async_method method;
+  const char *host;
+  uint16_t port;
+  bool fail_on_http_error;
+  char server[300]; /* "host:port" for messages */
+  const char *resource;
+  input_file *input;
+  output_file *output;
+  ah_handle connect; /* written under lock, before the machine starts */
+  ah_handle request;
+
+  /* The machine's own fields; see the file comment. */
+  transfer_state state;
+  transfer_call pending; /* the call whose completion is awaited */
+  unsigned char *buffer; /* TRANSFER_BUFFER_SIZE bytes */
+  size_t io_bytes;       /* out-parameter of ah_read; file piece size */
+  size_t written;        /* out-parameter of ah_write */
+
+  /* Shared by the main and the I/O thread, under `lock`. */
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  unsigned users;      /* threads inside a call with `request` */
+  bool closing;        /* the request is being closed: take no new step */
+  bool close_issued;   /* ah_close_handle(request) was called */
+  bool finished;       /* the machine ended (the sample's completion) */
+  bool completed;      /* ... and reached STATE_COMPLETE */
+  bool request_closed; /* its HANDLE_CLOSING arrived */
+  bool connect_closed;
+  failure fail;
+};
+
+static const char *call_name(transfer_call call) {
+  switch (call) {
+  case CALL_SEND_REQUEST:
+    return "ah_send_request";
+  case CALL_SEND_REQUEST_EX:
+    return "ah_send_request_ex";
+  case CALL_WRITE:
+    return "ah_write";
+  case CALL_END_REQUEST:
+    return "ah_end_request";
+  case CALL_READ:
+    return "ah_read";
+  }
+  return "?";
+}
+
+/* ---- shared state ---- */
+
+/* Records a failure unless the transfer is being closed: once main has
+ * given up on it (time-out), what the cancellation causes is no news. */
+static void record_failure(transfer *t, const failure *f) {
+  pthread_mutex_lock(&t->lock);
+  if (!t->closing && !t->fail.set)
+    t->fail = *f;
+  pthread_mutex_unlock(&t->lock);
+}
+
+/* Describes a failed library call. The detail is fetched before taking
+ * the lock (see the file comment). */
+static void record_call_failure(transfer *t, transfer_call call, int code) {
+  failure f = {false, 0, ""};
+  switch (code) {
+  case AH_ERR_NAME_NOT_RESOLVED:
+    failure_set_library(&f, code, t->request, "cannot resolve host '%s'",
+                        t->host);
+    break;
+  case AH_ERR_CANNOT_CONNECT:
+    failure_set_library(&f, code, t->request, "cannot connect to %s",
+                        t->server);
+    break;
+  default:
+    failure_set_library(&f, code, t->request, "%s for %s%s failed",
+                        call_name(call), t->server, t->resource);
+    break;
+  }
+  record_failure(t, &f);
+}
+
+/* The sample's AcquireRequestHandle: false once closing has begun. */
+static bool acquire_request(transfer *t) {
+  bool ok;
+  pthread_mutex_lock(&t->lock);
+  ok = !t->closing;
+  if (ok)
+    t->users++;
+  pthread_mutex_unlock(&t->lock);
+  return ok;
+}
+
+/* Called without the lock when ah_close_handle(request) failed: the handle
+ * is gone already, so no HANDLE_CLOSING is to be waited for. */
+static void close_request_now(transfer *t) {
+  if (ah_close_handle(t->request) != AH_OK) {
+    pthread_mutex_lock(&t->lock);
+    t->request_closed = true;
+    pthread_cond_broadcast(&t->changed);
+    pthread_mutex_unlock(&t->lock);
+  }
+}
+
+/* The sample's ReleaseRequestHandle: the last user closes the handle if a
+ * close was asked for while it was in use. */
+static void release_request(transfer *t) {
+  bool close_now;
+  pthread_mutex_lock(&t->lock);
+  t->users--;
+  close_now = t->closing && t->users == 0 && !t->close_issued;
+  if (close_now)
+    t->close_issued = true;
+  pthread_mutex_unlock(&t->lock);
+  if (close_now)
+    close_request_now(t);
+}
+
+/* The machine has ended (the sample's CompletionEvent). */
+static void finish(transfer *t, bool completed) {
+  pthread_mutex_lock(&t->lock);
+  t->finished = true;
+  t->completed = completed && !t->closing;
+  pthread_cond_broadcast(&t->changed);
+  pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the steps ---- */
+
+/*
+ * A write that fails with AH_ERR_CONNECTION_ABORTED means the server
+ * answered before taking the whole body; ah_end_request then delivers that
+ * answer (a 413, say), which is worth showing rather than an error.
+ */
+static bool answered_early(transfer_call call, int rc) {
+  return call == CALL_WRITE && rc == AH_ERR_CONNECTION_ABORTED;
+}
+
+/* Moves on to fetch the early answer (see answered_early). */
+static int skip_to_answer(transfer *t) {
+  trace_note("The server answered before the upload was complete");
+  t->state = STATE_END_UPLOAD;
+  return AH_OK;
+}
+
+/*
+ * Makes one library call with the request handle held in use. Returns its
+ * result; a failure is described here, a pending call announced. After
+ * AH_IO_PENDING nothing of the machine is touched (file comment).
+ */
+static int issue(transfer *t, transfer_call call) {
+  char note[64];
+  int rc;
+  if (!acquire_request(t))
+    return AH_ERR_OPERATION_CANCELLED;
+  t->pending = call;
+  switch (call) {
+  case CALL_SEND_REQUEST:
+    rc = ah_send_request(t->request, NULL, 0, NULL, 0);
+    break;
+  case CALL_SEND_REQUEST_EX:
+    rc = ah_send_request_ex(t->request, NULL, 0, t->input->size);
+    break;
+  case CALL_WRITE:
+    rc = ah_write(t->request, t->buffer, t->io_bytes, &t->written);
+    break;
+  case CALL_END_REQUEST:
+    rc = ah_end_request(t->request);
+    break;
+  case CALL_READ:
+  default:
+    rc = ah_read(t->request, t->buffer, TRANSFER_BUFFER_SIZE, &t->io_bytes);
+    break;
+  }
+  release_request(t);
+  if (rc == AH_IO_PENDING) {
+    snprintf(note, sizeof note, "Waiting for %s to complete", call_name(call));
+    trace_note(note);
+  } else if (rc < 0 && !answered_early(call, rc)) {
+    record_call_failure(t, call, rc);
+  }
+  return rc;
+}
+
+/* The next piece of the file to POST; sets the next state. */
+static int step_file_read(transfer *t) {
+  failure f = {false, 0, ""};
+  input_file *in = t->input;
+  int err = 0;
+  switch (input_file_read(in, t->buffer, TRANSFER_BUFFER_SIZE, &t->io_bytes,
+                          &err)) {
+  case INPUT_READ_DATA:
+    t->state = STATE_UPLOAD;
+    return AH_OK;
+  case INPUT_READ_END:
+    trace_note("Finished posting file");
+    t->state = STATE_END_UPLOAD;
+    return AH_OK;
+  case INPUT_READ_SHRANK:
+    failure_set(&f, ASYNC_EXIT_LOCAL_FILE,
+                "input file '%s' shrank while it was being posted (ended "
+                "after %" PRIu64 " of %" PRIu64 " bytes)",
+                in->path, in->sent, in->size);
+    break;
+  case INPUT_READ_GREW:
+    failure_set(&f, ASYNC_EXIT_LOCAL_FILE,
+                "input file '%s' grew while it was being posted (more than "
+                "the %" PRIu64 " bytes announced)",
+                in->path, in->size);
+    break;
+  case INPUT_READ_ERROR:
+    failure_set(&f, ASYNC_EXIT_LOCAL_FILE, "cannot read input file '%s': %s",
+                in->path, strerror(err));
+    break;
+  }
+  record_failure(t, &f);
+  return STEP_FAILED;
+}
+
+/* A string from ah_query_info, in a buffer of the size it needs. */
+static int query_text(ah_handle request, int info, char **out) {
+  size_t len = 64;
+  int rc;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    char *buf = malloc(len);
+    if (buf == NULL)
+      return AH_ERR_NO_MEMORY;
+    rc = ah_query_info(request, info, NULL, 0, buf, &len);
+    if (rc == AH_OK) {
+      *out = buf;
+      return AH_OK;
+    }
+    free(buf);
+    if (rc != AH_ERR_INSUFFICIENT_BUFFER)
+      return rc;
+  }
+  return AH_ERR_INSUFFICIENT_BUFFER;
+}
+
+/* The response headers are in: show the status line, apply -f. */
+static int step_headers(transfer *t) {
+  failure f = {false, 0, ""};
+  char *version = NULL;
+  char *reason = NULL;
+  uint32_t code = 0;
+  size_t len = sizeof code;
+  int rc;
+
+  rc = ah_query_info(t->request, AH_INFO_STATUS_CODE, NULL, 0, &code, &len);
+  if (rc == AH_OK)
+    rc = query_text(t->request, AH_INFO_VERSION, &version);
+  if (rc == AH_OK)
+    rc = query_text(t->request, AH_INFO_STATUS_TEXT, &reason);
+  if (rc != AH_OK) {
+    failure_set_library(&f, rc, t->request,
+                        "reading the response status from %s failed",
+                        t->server);
+  } else {
+    trace_status_line(version, code, reason);
+    if (t->fail_on_http_error && code >= 400)
+      failure_set(&f, ASYNC_EXIT_HTTP_STATUS, "the server answered %" PRIu32
+                  " %s", code, reason);
+  }
+  free(version);
+  free(reason);
+  if (!f.set)
+    return AH_OK;
+  record_failure(t, &f);
+  return STEP_FAILED;
+}
+
+/* Writes what ah_read delivered; 0 bytes means the body is over. */
+static int step_store(transfer *t) {
+  failure f = {false, 0, ""};
+  int err;
+  if (t->io_bytes == 0) {
+    t->state = STATE_COMPLETE;
+    return AH_OK;
+  }
+  t->state = STATE_RECEIVE;
+  err = output_file_write(t->output, t->buffer, t->io_bytes);
+  if (err == 0)
+    return AH_OK;
+  failure_set(&f, ASYNC_EXIT_LOCAL_FILE, "cannot write output file '%s': %s",
+              t->output->path, strerror(err));
+  record_failure(t, &f);
+  return STEP_FAILED;
+}
+
+/*
+ * The sample's ProcessRequest: takes steps while they finish at once and
+ * returns when one is pending or the machine has ended. `rc` is the result
+ * of the step that was pending (AH_OK to start).
+ */
+static void process(transfer *t, int rc) {
+  while (rc == AH_OK && t->state != STATE_COMPLETE) {
+    switch (t->state) {
+    case STATE_SEND:
+      t->state = STATE_HEADERS;
+      rc = issue(t, CALL_SEND_REQUEST);
+      break;
+    case STATE_SEND_WITH_BODY:
+      t->state = STATE_FILE_READ;
+      rc = issue(t, CALL_SEND_REQUEST_EX);
+      break;
+    case STATE_FILE_READ:
+      rc = step_file_read(t);
+      break;
+    case STATE_UPLOAD:
+      t->state = STATE_FILE_READ;
+      rc = issue(t, CALL_WRITE);
+      if (answered_early(CALL_WRITE, rc))
+        rc = skip_to_answer(t);
+      break;
+    case STATE_END_UPLOAD:
+      t->state = STATE_HEADERS;
+      rc = issue(t, CALL_END_REQUEST);
+      break;
+    case STATE_HEADERS:
+      t->state = STATE_RECEIVE;
+      rc = step_headers(t);
+      break;
+    case STATE_RECEIVE:
+      t->state = STATE_STORE;
+      rc = issue(t, CALL_READ);
+      break;
+    case STATE_STORE:
+      rc = step_store(t);
+      break;
+    case STATE_COMPLETE:
+      break;
+    }
+  }
+  if (rc != AH_IO_PENDING)
+    finish(t, rc == AH_OK);
+}
+
+/* ---- callbacks ---- */
+
+/* REQUEST_COMPLETE of the pending call: resume, or end. */
+static void on_request_complete(transfer *t, const void *info,
+                                size_t info_len) {
+  ah_async_result result = {0, AH_ERR_INTERNAL};
+  bool closing;
+  pthread_mutex_lock(&t->lock);
+  closing = t->closing;
+  pthread_mutex_unlock(&t->lock);
+  if (closing) {
+    /* The close cancelled the pending call: no new step. */
+    finish(t, false);
+    return;
+  }
+  if (info != NULL && info_len >= sizeof result)
+    memcpy(&result, info, sizeof result);
+  if (answered_early(t->pending, result.error)) {
+    process(t, skip_to_answer(t));
+    return;
+  }
+  if (result.error != AH_OK)
+    record_call_failure(t, t->pending, result.error);
+  process(t, result.error);
+}
+
+static void on_handle_closing(transfer *t, ah_handle handle) {
+  pthread_mutex_lock(&t->lock);
+  if (handle == t->request)
+    t->request_closed = true;
+  else if (handle == t->connect)
+    t->connect_closed = true;
+  pthread_cond_broadcast(&t->changed);
+  pthread_mutex_unlock(&t->lock);
+}
+
+/* The request handle's context is the transfer; comparing under the lock
+ * tells the request's callbacks from the connect handle's. */
+static bool is_request(transfer *t, ah_handle handle) {
+  bool yes;
+  pthread_mutex_lock(&t->lock);
+  yes = handle == t->request;
+  pthread_mutex_unlock(&t->lock);
+  return yes;
+}
+
+void transfer_status_cb(ah_handle handle, int status, const void *info,
+                        size_t info_len, void *context) {
+  transfer *t = context;
+  trace_status(handle, status, info, info_len);
+  if (t == NULL)
+    return; /* the session's own callbacks */
+  if (status == AH_STATUS_REQUEST_COMPLETE && is_request(t, handle))
+    on_request_complete(t, info, info_len);
+  else if (status == AH_STATUS_HANDLE_CLOSING)
+    on_handle_closing(t, handle);
+}
+
+/* ---- life cycle, from the main thread ---- */
+
+static int init_sync(transfer *t) {
+  pthread_condattr_t attr;
+  int err = pthread_condattr_init(&attr);
+  if (err != 0)
+    return err;
+  /* The -t deadline must not move with the wall clock. */
+  err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (err == 0)
+    err = pthread_cond_init(&t->changed, &attr);
+  pthread_condattr_destroy(&attr);
+  if (err != 0)
+    return err;
+  err = pthread_mutex_init(&t->lock, NULL);
+  if (err != 0)
+    pthread_cond_destroy(&t->changed);
+  return err;
+}
+
+int transfer_create(const async_options *opts, input_file *input,
+                    output_file *output, transfer **out) {
+  transfer *t = calloc(1, sizeof *t);
+  int err;
+  if (t == NULL)
+    return ENOMEM;
+  t->buffer = malloc(TRANSFER_BUFFER_SIZE);
+  if (t->buffer == NULL) {
+    free(t);
+    return ENOMEM;
+  }
+  err = init_sync(t);
+  if (err != 0) {
+    free(t->buffer);
+    free(t);
+    return err;
+  }
+  t->method = opts->method;
+  t->host = opts->host;
+  t->port = opts->port;
+  t->fail_on_http_error = opts->fail_on_http_error;
+  snprintf(t->server, sizeof t->server,
+           strchr(opts->host, ':') != NULL ? "[%s]:%u" : "%s:%u", opts->host,
+           opts->port != 0 ? opts->port : AH_DEFAULT_HTTP_PORT);
+  t->resource = opts->resource;
+  t->input = input;
+  t->output = output;
+  t->state = opts->method == ASYNC_METHOD_POST ? STATE_SEND_WITH_BODY
+                                               : STATE_SEND;
+  *out = t;
+  return 0;
+}
+
+bool transfer_open_handles(transfer *t, ah_handle session) {
+  failure f = {false, 0, ""};
+  ah_handle connect = NULL;
+  ah_handle request = NULL;
+  const char *verb = t->method == ASYNC_METHOD_POST ? "POST" : "GET";
+  int rc;
+
+  /* Like the sample: connect and request handles share one context. */
+  rc = ah_connect(session, t->host, t->port, NULL, NULL, 0, t, &connect);
+  if (rc != AH_OK) {
+    failure_set_library(&f, rc, NULL, "cannot create a connect handle for %s",
+                        t->server);
+    goto fail;
+  }
+  pthread_mutex_lock(&t->lock);
+  t->connect = connect;
+  pthread_mutex_unlock(&t->lock);
+  /* The sample's flags: no cache read, no cache write. ahttp has no cache
+   * and accepts them for compatibility. */
+  rc = ah_open_request(connect, verb, t->resource,
+                       AH_FLAG_RELOAD | AH_FLAG_NO_CACHE_WRITE, t, &request);
+  if (rc != AH_OK) {
+    failure_set_library(&f, rc, NULL, "cannot create a %s request for %s%s",
+                        verb, t->server, t->resource);
+    goto fail;
+  }
+  pthread_mutex_lock(&t->lock);
+  t->request = request;
+  pthread_mutex_unlock(&t->lock);
+  return true;
+
+fail:
+  record_failure(t, &f);
+  return false;
+}
+
+void transfer_start(transfer *t) { process(t, AH_OK); }
+
+static void deadline_after(struct timespec *at, uint32_t ms) {
+  clock_gettime(CLOCK_MONOTONIC, at);
+  at->tv_sec += (time_t)(ms / 1000u);
+  at->tv_nsec += (long)(ms % 1000u) * 1000000L;
+  if (at->tv_nsec >= 1000000000L) {
+    at->tv_sec++;
+    at->tv_nsec -= 1000000000L;
+  }
+}
+
+bool transfer_wait(transfer *t, uint32_t timeout_ms) {
+  struct timespec deadline;
+  bool ended;
+  deadline_after(&deadline, timeout_ms);
+  pthread_mutex_lock(&t->lock);
+  while (!t->finished) {
+    if (pthread_cond_timedwait(&t->changed, &t->lock, &deadline) == ETIMEDOUT)
+      break;
+  }
+  ended = t->finished;
+  if (!ended)
+    t->closing = true; /* from now on no step is taken */
+  pthread_mutex_unlock(&t->lock);
+  return ended;
+}
+
+/* Waits, without a limit, for a flag that a HANDLE_CLOSING sets: the
+ * library promises that callback for every handle it accepted a close of. */
+static void wait_for_flag(transfer *t, const bool *flag) {
+  pthread_mutex_lock(&t->lock);
+  while (!*flag)
+    pthread_cond_wait(&t->changed, &t->lock);
+  pthread_mutex_unlock(&t->lock);
+}
+
+void transfer_close(transfer *t) {
+  bool close_now;
+  pthread_mutex_lock(&t->lock);
+  t->closing = true;
+  close_now = t->request != NULL && t->users == 0 && !t->close_issued;
+  if (close_now)
+    t->close_issued = true;
+  pthread_mutex_unlock(&t->lock);
+  if (close_now)
+    close_request_now(t);
+  if (t->request != NULL)
+    wait_for_flag(t, &t->request_closed);
+
+  if (t->connect != NULL) {
+    if (ah_close_handle(t->connect) == AH_OK)
+      wait_for_flag(t, &t->connect_closed);
+  }
+}
+
+bool transfer_succeeded(transfer *t) {
+  bool ok;
+  pthread_mutex_lock(&t->lock);
+  ok = t->completed && !t->fail.set;
+  pthread_mutex_unlock(&t->lock);
+  return ok;
+}
+
+const failure *transfer_failure(transfer *t) {
+  const failure *f;
+  pthread_mutex_lock(&t->lock);
+  f = &t->fail;
+  pthread_mutex_unlock(&t->lock);
+  return f;
+}
+
+void transfer_destroy(transfer *t) {
+  if (t == NULL)
+    return;
+  pthread_mutex_destroy(&t->lock);
+  pthread_cond_destroy(&t->changed);
+  free(t->buffer);
+  free(t);
+}
