@@ -62,6 +62,7 @@ fail() {
 
 # ---- the server ----
 heading "starting the scripted test server"
+: >"$work/server.out"
 "$python" "$server_script" --port 0 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 port=""
@@ -97,11 +98,12 @@ length_of() {
   wc -c <"$1" | tr -d ' '
 }
 
-# Runs async with its trace on the terminal; fails the demo if it fails.
+# Runs async with its trace (stderr) merged into stdout, so the two stay in
+# order when the demo's output is piped; fails the demo if async fails.
 run_async() {
   echo "\$ async $*"
   local status=0
-  "$async_bin" "$@" || status=$?
+  "$async_bin" "$@" 2>&1 || status=$?
   [ "$status" -eq 0 ] || fail "async exited with status $status"
 }
 

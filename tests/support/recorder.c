@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,4 +468,65 @@ const char *rec_code_name(int code) {
   if (code == REC_ERR_NO_COMPLETION)
     return "REC_ERR_NO_COMPLETION (no REQUEST_COMPLETE in time)";
   return ah_err_name(code);
+}
+
+static char status_letter(int status) {
+  switch (status) {
+  case AH_STATUS_HANDLE_CREATED: return 'C';
+  case AH_STATUS_DETECTING_PROXY: return 'P';
+  case AH_STATUS_RESOLVING_NAME: return 'r';
+  case AH_STATUS_NAME_RESOLVED: return 'n';
+  case AH_STATUS_CONNECTING_TO_SERVER: return 'c';
+  case AH_STATUS_CONNECTED_TO_SERVER: return 'k';
+  case AH_STATUS_SENDING_REQUEST: return 'S';
+  case AH_STATUS_REQUEST_SENT: return 's';
+  case AH_STATUS_RECEIVING_RESPONSE: return 'V';
+  case AH_STATUS_RESPONSE_RECEIVED: return 'v';
+  case AH_STATUS_INTERMEDIATE_RESPONSE: return 'I';
+  case AH_STATUS_REDIRECT: return 'R';
+  case AH_STATUS_REQUEST_COMPLETE: return 'D';
+  case AH_STATUS_CLOSING_CONNECTION: return 'L';
+  case AH_STATUS_CONNECTION_CLOSED: return 'l';
+  case AH_STATUS_HANDLE_CLOSING: return 'X';
+  case AH_STATUS_STATE_CHANGE: return 'T';
+  case AH_STATUS_COOKIE_SENT:
+  case AH_STATUS_COOKIE_RECEIVED:
+  case AH_STATUS_COOKIE_HISTORY: return 'K';
+  case AH_STATUS_TLS_HANDSHAKE_START: return 'H';
+  case AH_STATUS_TLS_HANDSHAKE_DONE: return 'h';
+  default: return '?';
+  }
+}
+
+void rec_trace(ah_handle handle, char *out, size_t cap) {
+  size_t n = 0;
+  pthread_mutex_lock(&lock);
+  for (size_t i = 0; i < log_count && n + 1 < cap; i++)
+    if (log_events[i].handle == handle)
+      out[n++] = status_letter(log_events[i].status);
+  pthread_mutex_unlock(&lock);
+  if (cap > 0)
+    out[n] = '\0';
+}
+
+int rec_check_trace(ah_handle handle, const char *pattern, char *why,
+                    size_t cap) {
+  size_t trace_cap = 65536;
+  char *trace = malloc(trace_cap);
+  if (trace == NULL)
+    abort();
+  rec_trace(handle, trace, trace_cap);
+  regex_t re;
+  int ok = 0;
+  if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+    snprintf(why, cap, "bad pattern %s", pattern);
+  } else {
+    ok = regexec(&re, trace, 0, NULL, 0) == 0;
+    regfree(&re);
+    if (!ok)
+      snprintf(why, cap, "handle %p: trace \"%.400s\" does not match %s",
+               (void *)handle, trace, pattern);
+  }
+  free(trace);
+  return ok;
 }

@@ -113,6 +113,27 @@ int rec_check_violations(char *why, size_t cap);
 int rec_thread_count(void);
 
 /*
+ * The statuses of `handle` as one letter each, in order, NUL-terminated
+ * (truncated to cap - 1), for matching against a regular expression:
+ *   C HANDLE_CREATED      P DETECTING_PROXY     r RESOLVING_NAME
+ *   n NAME_RESOLVED       c CONNECTING_TO_SERVER k CONNECTED_TO_SERVER
+ *   S SENDING_REQUEST     s REQUEST_SENT        V RECEIVING_RESPONSE
+ *   v RESPONSE_RECEIVED   I INTERMEDIATE_RESPONSE R REDIRECT
+ *   D REQUEST_COMPLETE    L CLOSING_CONNECTION  l CONNECTION_CLOSED
+ *   X HANDLE_CLOSING      T STATE_CHANGE        K COOKIE_*
+ *   H TLS_HANDSHAKE_START h TLS_HANDSHAKE_DONE  ? anything else
+ */
+void rec_trace(ah_handle handle, char *out, size_t cap);
+
+/*
+ * Checks `handle`'s trace against the POSIX extended regular expression
+ * `pattern`. 1 if it matches; otherwise 0 and the trace and pattern in
+ * `why`.
+ */
+int rec_check_trace(ah_handle handle, const char *pattern, char *why,
+                    size_t cap);
+
+/*
  * Writes the log (or only `handle`'s events) to stderr, one line each, to
  * explain a failure.
  */

@@ -4,10 +4,10 @@
  * Order of business: parse the command line; open the local files (so
  * that a local mistake is reported before any network activity and
  * creates nothing); open an asynchronous session; start the transfer and
- * wait for it with the -t deadline; close the request, the connection and
- * the session, each waited for; only then replace the output file, or
- * remove the temporary one. The exit status says what went wrong
- * (failure.h).
+ * wait for it with the -t deadline; close the request and the connection,
+ * each waited for; only then replace the output file, or remove the
+ * temporary one; close the session last. The exit status says what went
+ * wrong (failure.h).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -98,22 +98,11 @@ static bool run_transfer(transfer *t, ah_handle session, uint32_t timeout_ms) {
   return timed_out;
 }
 
-/* The end of a run: keep the body or throw it away, and say why. */
-static int conclude(transfer *t, bool timed_out, output_file *output) {
+/* Why the transfer failed, as an exit status (the message is printed). */
+static int report_failure(transfer *t, bool timed_out) {
   const failure *f;
-  int err;
   if (timed_out)
-    return ASYNC_EXIT_TIMED_OUT;
-  if (transfer_succeeded(t)) {
-    err = output_file_commit(output);
-    if (err != 0) {
-      fprintf(stderr, "async: cannot write output file '%s': %s\n",
-              output->path, strerror(err));
-      return ASYNC_EXIT_LOCAL_FILE;
-    }
-    printf("Done!\n");
-    return ASYNC_EXIT_OK;
-  }
+    return ASYNC_EXIT_TIMED_OUT; /* announced when it happened */
   f = transfer_failure(t);
   if (!f->set) {
     fprintf(stderr, "async: the transfer ended without its response\n");
@@ -121,6 +110,23 @@ static int conclude(transfer *t, bool timed_out, output_file *output) {
   }
   failure_print(f);
   return f->exit_code;
+}
+
+/* The end of a run: keep the body or throw it away, and say why. */
+static int conclude(transfer *t, bool timed_out, output_file *output) {
+  int err;
+  if (timed_out || !transfer_succeeded(t)) {
+    output_file_discard(output);
+    return report_failure(t, timed_out);
+  }
+  err = output_file_commit(output);
+  if (err != 0) {
+    fprintf(stderr, "async: cannot write output file '%s': %s\n", output->path,
+            strerror(err));
+    return ASYNC_EXIT_LOCAL_FILE;
+  }
+  printf("Done!\n");
+  return ASYNC_EXIT_OK;
 }
 
 static int run(const async_options *opts) {
@@ -144,10 +150,13 @@ static int run(const async_options *opts) {
   if (status != ASYNC_EXIT_OK)
     goto done;
   timed_out = run_transfer(t, session, opts->timeout_ms);
+  /* The request's HANDLE_CLOSING has been delivered, so no callback
+   * touches the files any more: settle the output now, before anything
+   * else can go wrong. */
+  status = conclude(t, timed_out, &files.output);
   /* From a thread other than its own, closing the session waits until
    * every callback has been delivered: after this, nothing uses `t`. */
   ah_close_handle(session);
-  status = conclude(t, timed_out, &files.output);
 
 done:
   output_file_discard(&files.output); /* no-op after a commit */

@@ -267,8 +267,7 @@ options_outcome options_parse(int argc, char **argv, async_options *opts,
     return OPTIONS_USAGE_ERROR;
   }
   if (opts->method == ASYNC_METHOD_GET && opts->input_path != NULL) {
-    fprintf(stderr, "async: warning: -r is only used with POST; ignoring "
-                    "'%s'\n",
+    fprintf(stderr, "async: warning: -r is only for POST; ignoring '%s'\n",
             opts->input_path);
     opts->input_path = NULL;
   }

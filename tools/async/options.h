@@ -31,10 +31,10 @@ typedef struct async_options {
 } async_options;
 
 typedef enum options_outcome {
-  OPTIONS_RUN,         /* go ahead with the transfer */
-  OPTIONS_HELP,        /* --help was asked for */
-  OPTIONS_VERSION,     /* --version was asked for */
-  OPTIONS_USAGE_ERROR  /* an "async: ..." line has been printed on stderr */
+  OPTIONS_RUN,        /* go ahead with the transfer */
+  OPTIONS_HELP,       /* --help was asked for */
+  OPTIONS_VERSION,    /* --version was asked for */
+  OPTIONS_USAGE_ERROR /* an "async: ..." line has been printed on stderr */
 } options_outcome;
 
 /*

@@ -8,12 +8,12 @@
 #include <stddef.h>
 
 typedef struct output_file {
-  const char *path;  /* the target, as the user gave it (borrowed) */
-  char *final_path;  /* where the rename goes: `path`, or the file a
-                        symbolic link at `path` points to; owned */
-  char *temp_path;   /* "<final_path>.async-XXXXXX", owned; NULL when none
-                        (also when writing straight to a device) */
-  int fd;            /* -1 when closed */
+  const char *path; /* the target, as the user gave it (borrowed) */
+  char *final_path; /* where the rename goes: `path`, or the file a
+                       symbolic link at `path` points to; owned */
+  char *temp_path;  /* "<final_path>.async-XXXXXX", owned; NULL when none
+                       (also when writing straight to a device) */
+  int fd;           /* -1 when closed */
 } output_file;
 
 /*

@@ -151,8 +151,7 @@ void trace_status(ah_handle handle, int status, const void *info,
   if (label != NULL) {
     (void)format_detail(status, info, info_len, detail, sizeof detail);
     n = snprintf(line, sizeof line,
-                 "Callback received for handle 0x%" PRIxPTR
-                 "\tStatus: %s%s\n",
+                 "Callback received for handle 0x%" PRIxPTR "\tStatus: %s%s\n",
                  (uintptr_t)handle, label, detail);
   } else {
     n = snprintf(line, sizeof line,
@@ -163,8 +162,7 @@ void trace_status(ah_handle handle, int status, const void *info,
   emit(line, sizeof line, n);
 }
 
-void trace_status_line(const char *version, uint32_t code,
-                       const char *reason) {
+void trace_status_line(const char *version, uint32_t code, const char *reason) {
   char line[600];
   int n = snprintf(line, sizeof line, "%.40s %" PRIu32 "%s%.400s\n", version,
                    code, reason[0] != '\0' ? " " : "", reason);

@@ -19,8 +19,7 @@ void trace_status(ah_handle handle, int status, const void *info,
                   size_t info_len);
 
 /* Prints the response's status line ("HTTP/1.1 200 OK"). */
-void trace_status_line(const char *version, uint32_t code,
-                       const char *reason);
+void trace_status_line(const char *version, uint32_t code, const char *reason);
 
 /* Prints a progress note such as "Waiting for ah_read to complete". */
 void trace_note(const char *text);

@@ -130,6 +130,7 @@ static void record_failure(transfer *t, const failure *f) {
  * the lock (see the file comment). */
 static void record_call_failure(transfer *t, transfer_call call, int code) {
   failure f = {false, 0, ""};
+  const char *input = t->input != NULL ? t->input->path : "";
   switch (code) {
   case AH_ERR_NAME_NOT_RESOLVED:
     failure_set_library(&f, code, t->request, "cannot resolve host '%s'",
@@ -140,8 +141,33 @@ static void record_call_failure(transfer *t, transfer_call call, int code) {
                         t->server);
     break;
   default:
-    failure_set_library(&f, code, t->request, "%s for %s%s failed",
-                        call_name(call), t->server, t->resource);
+    switch (call) {
+    case CALL_SEND_REQUEST:
+      failure_set_library(&f, code, t->request,
+                          "sending the request to http://%s%s failed",
+                          t->server, t->resource);
+      break;
+    case CALL_SEND_REQUEST_EX:
+      failure_set_library(&f, code, t->request,
+                          "starting the upload to http://%s%s failed",
+                          t->server, t->resource);
+      break;
+    case CALL_WRITE:
+      failure_set_library(&f, code, t->request,
+                          "uploading '%s' to http://%s%s failed", input,
+                          t->server, t->resource);
+      break;
+    case CALL_END_REQUEST:
+      failure_set_library(&f, code, t->request,
+                          "finishing the upload to http://%s%s failed",
+                          t->server, t->resource);
+      break;
+    case CALL_READ:
+      failure_set_library(&f, code, t->request,
+                          "reading the response from http://%s%s failed",
+                          t->server, t->resource);
+      break;
+    }
     break;
   }
   record_failure(t, &f);
@@ -325,8 +351,8 @@ static int step_headers(transfer *t) {
   } else {
     trace_status_line(version, code, reason);
     if (t->fail_on_http_error && code >= 400)
-      failure_set(&f, ASYNC_EXIT_HTTP_STATUS, "the server answered %" PRIu32
-                  " %s", code, reason);
+      failure_set(&f, ASYNC_EXIT_HTTP_STATUS,
+                  "the server answered %" PRIu32 " %s", code, reason);
   }
   free(version);
   free(reason);
@@ -507,8 +533,8 @@ int transfer_create(const async_options *opts, input_file *input,
   t->resource = opts->resource;
   t->input = input;
   t->output = output;
-  t->state = opts->method == ASYNC_METHOD_POST ? STATE_SEND_WITH_BODY
-                                               : STATE_SEND;
+  t->state =
+      opts->method == ASYNC_METHOD_POST ? STATE_SEND_WITH_BODY : STATE_SEND;
   *out = t;
   return 0;
 }

@@ -245,14 +245,17 @@ def run_async(args, cwd, timeout=DEFAULT_RUN_TIMEOUT):
 STATUS_LINE = re.compile(
     r"Callback received for handle (0x[0-9a-fA-F]+)\tStatus: (.*)")
 
-# Status text -> one letter, so an order can be checked with a regex.
+# Status text -> one letter, so an order can be checked with a regex. The
+# statuses that carry a host, an address or a URL may show it after the
+# name in parentheses ("Resolving Name (127.0.0.1)").
+_DETAIL = r"(?: \([^()]*\))?"
 STATUS_CODES = [
     (re.compile(r"Handle (0x[0-9a-fA-F]+) created"), "C"),
     (re.compile(r"Detecting Proxy"), "P"),
-    (re.compile(r"Resolving Name"), "R"),
-    (re.compile(r"Name Resolved"), "r"),
-    (re.compile(r"Connecting to Server"), "N"),
-    (re.compile(r"Connected to Server"), "n"),
+    (re.compile(r"Resolving Name" + _DETAIL), "R"),
+    (re.compile(r"Name Resolved" + _DETAIL), "r"),
+    (re.compile(r"Connecting to Server" + _DETAIL), "N"),
+    (re.compile(r"Connected to Server" + _DETAIL), "n"),
     (re.compile(r"Sending request"), "S"),
     (re.compile(r"Request sent \((\d+) Bytes\)"), "s"),
     (re.compile(r"Receiving Response"), "V"),
@@ -316,15 +319,17 @@ def encode(events):
 # the two HANDLE_CREATED (connect, request), an optional proxy detection,
 # name resolution and connection, the request going out, the response
 # head coming in and REQUEST_COMPLETE for the send, then reads (with their
-# RECEIVING/RESPONSE_RECEIVED and REQUEST_COMPLETE), a connection closing at
-# any point after the response started, and the HANDLE_CLOSINGs last (the
-# request's first; only handle closings and connection closings after it).
+# RECEIVING/RESPONSE_RECEIVED and REQUEST_COMPLETE; a RECEIVING_RESPONSE
+# that ends in the peer's close has no RESPONSE_RECEIVED), a connection
+# closing at any point after the response started, and the HANDLE_CLOSINGs
+# last (the request's first; only handle closings and connection closings
+# after it).
 GET_ORDER = re.compile(
-    r"CCP?RrNnSs+(?:V?v)+(?:Kk)?Q(?:V?v|Q|Kk)*X(?:X|Kk)*")
+    r"CCP?RrNnSs+(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
 # A POST may report its body going out in several writes (each maybe with
 # its own SENDING_REQUEST and REQUEST_COMPLETE) before the response.
 POST_ORDER = re.compile(
-    r"CCP?RrNnS[SsQ]*s[SsQ]*(?:V?v)+(?:Kk)?Q(?:V?v|Q|Kk)*X(?:X|Kk)*")
+    r"CCP?RrNnS[SsQ]*s[SsQ]*(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
 # A failed connect: the attempt, REQUEST_COMPLETE with the error, closings.
 REFUSED_ORDER = re.compile(r"CCP?RrN(?:Kk)?QX(?:X|Kk)*")
 
