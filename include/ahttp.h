@@ -103,7 +103,9 @@ AH_EXTERN const char *ah_strerror(int code);
 AH_EXTERN const char *ah_err_name(int code);
 
 /*
- * Status codes, with WinInet's names and meaning. The numbers are ahttp's
+ * Status codes, with WinInet's names and meaning. Where the info is text
+ * (char *), `info` points to the NUL-terminated text itself and `info_len`
+ * counts the NUL; where it is a uint32_t or a struct, `info` points to it. The numbers are ahttp's
  * own, dense so that a 64-bit notification mask can name each; they are
  * appended, never renumbered.
  */

@@ -226,12 +226,35 @@ static ah__request *request_of(ah__object *obj) {
              : NULL;
 }
 
-static int do_send(ah__call *c, ah__object *obj) {
-  ah__request *r = request_of(obj);
-  if (r == NULL)
+/*
+ * Runs one request operation. In a synchronous session the caller waits
+ * for the completion, so it is registered before the operation starts:
+ * an operation may complete (through the event queue) before it returns.
+ */
+static int run_request_op(ah__call *c, ah__object *obj,
+                          int (*op)(ah__request *r, ah__call *c)) {
+  ah__request_object *ro;
+  int armed = 0, rc;
+  if (obj->type != AH_HANDLE_TYPE_REQUEST)
     return AH_ERR_INCORRECT_HANDLE_TYPE;
-  return ah__pending_or_wait(
-      obj, c, ah__request_send(r, c->s1, c->n1, c->p1, (size_t)c->u64));
+  ro = (ah__request_object *)obj;
+  if (!(obj->session->flags & AH_FLAG_ASYNC) && ro->req.op == AH_OP_NONE &&
+      ro->sync_call == NULL) {
+    ro->sync_call = c;
+    armed = 1;
+  }
+  rc = op(&ro->req, c);
+  if (rc != AH_IO_PENDING && armed)
+    ro->sync_call = NULL;
+  return rc;
+}
+
+static int op_send(ah__request *r, ah__call *c) {
+  return ah__request_send(r, c->s1, c->n1, c->p1, (size_t)c->u64);
+}
+
+static int do_send(ah__call *c, ah__object *obj) {
+  return run_request_op(c, obj, op_send);
 }
 
 int ah_send_request(ah_handle request, const char *headers,
@@ -248,12 +271,12 @@ int ah_send_request(ah_handle request, const char *headers,
   return ah__invoke(&c);
 }
 
+static int op_send_ex(ah__request *r, ah__call *c) {
+  return ah__request_send_ex(r, c->s1, c->n1, c->u64);
+}
+
 static int do_send_ex(ah__call *c, ah__object *obj) {
-  ah__request *r = request_of(obj);
-  if (r == NULL)
-    return AH_ERR_INCORRECT_HANDLE_TYPE;
-  return ah__pending_or_wait(obj, c,
-                             ah__request_send_ex(r, c->s1, c->n1, c->u64));
+  return run_request_op(c, obj, op_send_ex);
 }
 
 int ah_send_request_ex(ah_handle request, const char *headers,
@@ -269,12 +292,12 @@ int ah_send_request_ex(ah_handle request, const char *headers,
   return ah__invoke(&c);
 }
 
+static int op_write(ah__request *r, ah__call *c) {
+  return ah__request_write(r, c->p1, c->n1, c->n_out);
+}
+
 static int do_write(ah__call *c, ah__object *obj) {
-  ah__request *r = request_of(obj);
-  if (r == NULL)
-    return AH_ERR_INCORRECT_HANDLE_TYPE;
-  return ah__pending_or_wait(obj, c,
-                             ah__request_write(r, c->p1, c->n1, c->n_out));
+  return run_request_op(c, obj, op_write);
 }
 
 int ah_write(ah_handle request, const void *buf, size_t len,
@@ -290,11 +313,13 @@ int ah_write(ah_handle request, const void *buf, size_t len,
   return ah__invoke(&c);
 }
 
+static int op_end(ah__request *r, ah__call *c) {
+  (void)c;
+  return ah__request_end(r);
+}
+
 static int do_end(ah__call *c, ah__object *obj) {
-  ah__request *r = request_of(obj);
-  if (r == NULL)
-    return AH_ERR_INCORRECT_HANDLE_TYPE;
-  return ah__pending_or_wait(obj, c, ah__request_end(r));
+  return run_request_op(c, obj, op_end);
 }
 
 int ah_end_request(ah_handle request) {
@@ -306,12 +331,12 @@ int ah_end_request(ah_handle request) {
   return ah__invoke(&c);
 }
 
+static int op_read(ah__request *r, ah__call *c) {
+  return ah__request_read(r, c->ptr, c->n1, c->n_out, c->flags);
+}
+
 static int do_read(ah__call *c, ah__object *obj) {
-  ah__request *r = request_of(obj);
-  if (r == NULL)
-    return AH_ERR_INCORRECT_HANDLE_TYPE;
-  return ah__pending_or_wait(
-      obj, c, ah__request_read(r, c->ptr, c->n1, c->n_out, c->flags));
+  return run_request_op(c, obj, op_read);
 }
 
 int ah_read_ex(ah_handle request, void *buf, size_t len, size_t *bytes_read,
@@ -416,8 +441,6 @@ int ah_last_error_detail(ah_handle handle, char *buf, size_t len) {
 
 static int do_close(ah__call *c, ah__object *obj) {
   (void)c;
-  if (obj->type == AH_HANDLE_TYPE_SESSION && ah__on_io_thread(obj->session))
-    ah__session_mark_detached(obj->session);
   ah__close_object(obj);
   return AH_OK;
 }
@@ -425,17 +448,20 @@ static int do_close(ah__call *c, ah__object *obj) {
 int ah_close_handle(ah_handle handle) {
   ah__call c;
   ah__session *s = ah__handles_session(handle);
-  int is_session, rc;
+  int is_session, on_thread, rc;
   if (s == NULL)
     return AH_ERR_INVALID_HANDLE;
   /* Only a pointer comparison: a non-session object may be freed by the
    * I/O thread at any time, the session cannot while we hold a ref. */
   is_session = ah__handles_get(handle) == &s->base;
+  on_thread = ah__on_io_thread(s);
+  if (is_session && on_thread)
+    ah__session_mark_detached(s); /* a thread cannot join itself */
   memset(&c, 0, sizeof c);
   c.fn = do_close;
   c.handle = handle;
   rc = ah__invoke(&c);
-  if (rc == AH_OK && is_session && !ah__on_io_thread(s))
+  if (rc == AH_OK && is_session && !on_thread)
     ah__close_session_and_wait(s);
   ah__session_unref(s);
   return rc;

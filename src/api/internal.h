@@ -148,9 +148,6 @@ void ah__complete(ah__object *obj, int err, uintptr_t result);
 void ah__close_object(ah__object *obj);
 /* Links a new child under its parent and announces HANDLE_CREATED. */
 void ah__adopt(ah__object *parent, ah__object *child);
-/* A blocking call left pending in a synchronous session waits for its
- * completion instead of returning AH_IO_PENDING. */
-int ah__pending_or_wait(ah__object *obj, ah__call *call, int rc);
 
 /* Waits until a closed session's thread has ended and joins it. */
 int ah__close_session_and_wait(ah__session *s);

@@ -166,7 +166,7 @@ int ah__get_option(ah__object *obj, int option, void *value, size_t *size) {
     return put_bytes(&v32, 4, value, size);
   case AH_OPTION_CONNECTION_REUSED:
     if (obj->type != AH_HANDLE_TYPE_REQUEST)
-      return AH_ERR_INCORRECT_HANDLE_TYPE;
+      return AH_ERR_INVALID_OPTION; /* a request-only option */
     v32 = (uint32_t)((ah__request_object *)obj)->req.reused;
     return put_bytes(&v32, 4, value, size);
   case AH_OPTION_USER_AGENT:

@@ -201,13 +201,6 @@ static void on_wake(uv_async_t *wake) {
   deliver(s);
 }
 
-int ah__pending_or_wait(ah__object *obj, ah__call *call, int rc) {
-  if (rc == AH_IO_PENDING && !(obj->session->flags & AH_FLAG_ASYNC) &&
-      obj->type == AH_HANDLE_TYPE_REQUEST)
-    ((ah__request_object *)obj)->sync_call = call;
-  return rc;
-}
-
 int ah__invoke(ah__call *call) {
   ah__session *s = ah__handles_session(call->handle);
   int rc;

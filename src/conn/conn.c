@@ -34,6 +34,7 @@ struct ah__conn {
   uv_tcp_t tcp;
   int tcp_open;
   int reading;
+  int timed_read;
   int idle;
   uv_getaddrinfo_t gai;
   uv_connect_t connect_req;
@@ -458,7 +459,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   }
   c->refs++;
   if (nread > 0) {
-    if (c->limits.receive_ms != 0)
+    if (c->timed_read && c->limits.receive_ms != 0)
       c->receive_deadline = deadline_in(c, c->limits.receive_ms);
     c->ops->data(c->owner, buf->base, (size_t)nread);
   } else {
@@ -474,12 +475,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn_unref(c);
 }
 
-int ah__conn_read_start(ah__conn *c) {
+int ah__conn_read_start(ah__conn *c, int timed) {
   int rc;
   if (c->state != OPEN)
     return AH_ERR_INCORRECT_HANDLE_STATE;
-  if (!c->idle)
-    c->receive_deadline = deadline_in(c, c->limits.receive_ms);
+  c->timed_read = timed;
+  c->receive_deadline = timed ? deadline_in(c, c->limits.receive_ms) : 0;
   if (!c->reading) {
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc != 0)
@@ -553,6 +554,6 @@ void ah__conn_release(ah__conn *c) {
     c->next->prev = c;
   c->io->idle = c;
   /* Keep reading while idle: the server closing shows up as EOF. */
-  if (ah__conn_read_start(c) != AH_OK)
+  if (ah__conn_read_start(c, 0) != AH_OK)
     ah__conn_close(c);
 }

@@ -67,8 +67,9 @@ int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
 
 void ah__conn_set_timeouts(ah__conn *conn, const ah__conn_timeouts *t);
 
-/* Starts or stops reading (with the receive time-out while reading). */
-int ah__conn_read_start(ah__conn *conn);
+/* Starts or stops reading. With `timed`, the receive time-out runs while
+ * reading (it does not while an upload merely watches for an answer). */
+int ah__conn_read_start(ah__conn *conn, int timed);
 void ah__conn_read_stop(ah__conn *conn);
 
 /* Writes the buffers (borrowed until ops->written). One write at a time:

@@ -89,13 +89,13 @@ typedef struct fields_summary {
   int has_cl;
   uint64_t cl;
   int has_te;
-  int te_codings;       /* number of transfer codings listed */
-  int te_chunked;       /* how many of them are "chunked" */
-  int te_last_chunked;  /* the final coding is "chunked" */
-  int conn_close;       /* Connection lists "close" */
-  int conn_keep_alive;  /* Connection lists "keep-alive" */
-  int cl_rc;            /* first Content-Length error, or AH_H1_OK */
-  const char *cl_why;   /* its detail */
+  int te_codings;      /* number of transfer codings listed */
+  int te_chunked;      /* how many of them are "chunked" */
+  int te_last_chunked; /* the final coding is "chunked" */
+  int conn_close;      /* Connection lists "close" */
+  int conn_keep_alive; /* Connection lists "keep-alive" */
+  int cl_rc;           /* first Content-Length error, or AH_H1_OK */
+  const char *cl_why;  /* its detail */
 } fields_summary;
 
 /*
@@ -238,8 +238,7 @@ static int decide(ah__h1_body *body, const ah__h1_response *resp,
                 "both Transfer-Encoding and Content-Length are present");
   if (s->has_te) {
     if (s->te_codings == 0)
-      return fail(detail, AH_H1_E_FRAMING,
-                  "Transfer-Encoding names no coding");
+      return fail(detail, AH_H1_E_FRAMING, "Transfer-Encoding names no coding");
     if (s->te_chunked > 1)
       return fail(detail, AH_H1_E_FRAMING,
                   "the chunked transfer coding is applied more than once");
@@ -339,12 +338,12 @@ static int trailer_byte(ah__h1_body *b, const char **detail) {
  * One byte of chunked framing (RFC 9112 section 7.1):
  *   chunked-body = *chunk last-chunk trailer-section CRLF
  *   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
- *   chunk-ext    = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
- * Extensions are skipped unread (section 7.1.1) but bounded; trailer
+ *   chunk-ext    = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+ * Extensions are skipped unread (section 7.1.1) but bounded. Trailer
  * fields are skipped too (section 7.1.2: a recipient may discard them),
  * checked only for NUL and bare CR and bounded by max_trailer. Bare LF is
- * accepted wherever CRLF is expected (section 2.2). Returns AH_H1_OK to
- * go on, AH_H1_BODY_DONE after the final LF, or an error.
+ * accepted wherever CRLF is expected (section 2.2). Returns AH_H1_OK to go
+ * on, AH_H1_BODY_DONE after the final LF, or an error.
  */
 static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
   int h;
@@ -484,8 +483,8 @@ int ah__h1_body_next(ah__h1_body *body, const char *in, size_t len,
       if (body->framing != AH_H1_FRAMING_CLOSE) {
         body->remaining -= n;
         if (body->remaining == 0)
-          body->state = body->framing == AH_H1_FRAMING_CHUNKED ? ST_DATA_CR
-                                                              : ST_DONE;
+          body->state =
+              body->framing == AH_H1_FRAMING_CHUNKED ? ST_DATA_CR : ST_DONE;
       }
       return AH_H1_BODY_DATA;
     }
@@ -531,6 +530,5 @@ void ah__h1_body_skip(ah__h1_body *body, uint64_t n) {
     n = body->remaining;
   body->remaining -= n;
   if (body->remaining == 0)
-    body->state =
-        body->framing == AH_H1_FRAMING_CHUNKED ? ST_DATA_CR : ST_DONE;
+    body->state = body->framing == AH_H1_FRAMING_CHUNKED ? ST_DATA_CR : ST_DONE;
 }

@@ -39,7 +39,9 @@ static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
  * (RFC 9110 section 5.5, RFC 9112 section 4); every other control
  * character, DEL included, is refused.
  */
-static int is_text(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+static int is_text(unsigned char c) {
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
 
 /* The bytes being parsed: the caller's buffer cut to max_head. */
 typedef struct cursor {
@@ -164,8 +166,7 @@ static int parse_status_line(cursor *c, ah__h1_response *out) {
                     : "the status code is not followed by a space");
   }
   out->reason.ptr = (const char *)p + c->pos;
-  rc = rest_of_line(c, &text_end,
-                    "control character in the reason phrase");
+  rc = rest_of_line(c, &text_end, "control character in the reason phrase");
   if (rc != AH_H1_OK)
     return rc;
   out->reason.len = text_end - (size_t)(out->reason.ptr - (const char *)p);
@@ -209,11 +210,11 @@ static int parse_field_line(cursor *c, ah__h1_header *h) {
   while (c->pos < c->end && (p[c->pos] == ' ' || p[c->pos] == '\t'))
     c->pos++;
   vstart = c->pos;
-  rc = rest_of_line(c, &text_end,
-                    "control character in a header field value");
+  rc = rest_of_line(c, &text_end, "control character in a header field value");
   if (rc != AH_H1_OK)
     return rc;
-  while (text_end > vstart && (p[text_end - 1] == ' ' || p[text_end - 1] == '\t'))
+  while (text_end > vstart &&
+         (p[text_end - 1] == ' ' || p[text_end - 1] == '\t'))
     text_end--;
   h->value.ptr = (const char *)p + vstart;
   h->value.len = text_end - vstart;

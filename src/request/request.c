@@ -43,6 +43,15 @@ static void emit_count(ah__request *r, int status, size_t n) {
     r->hooks->status(r, status, &v, sizeof v);
 }
 
+/* Network reads are reported as RECEIVING_RESPONSE, RESPONSE_RECEIVED
+ * pairs: the first half when a wait for bytes begins or goes on. */
+static void announce_receiving(ah__request *r) {
+  if (!r->receiving_announced) {
+    r->receiving_announced = 1;
+    emit(r, AH_STATUS_RECEIVING_RESPONSE, NULL, 0);
+  }
+}
+
 static void complete(ah__request *r, int err, uintptr_t result) {
   r->op = AH_OP_NONE;
   r->hooks->complete(r, err, result);
@@ -241,6 +250,11 @@ int ah__request_write(ah__request *r, const void *buf, size_t len,
     return r->error;
   if (r->state != AH_REQ_UPLOADING || r->op != AH_OP_NONE)
     return AH_ERR_INCORRECT_HANDLE_STATE;
+  if (r->early_answer) {
+    set_detail(r, AH_ERR_CONNECTION_ABORTED,
+               "the server answered before the whole body was sent");
+    return AH_ERR_CONNECTION_ABORTED;
+  }
   if (buf == NULL && len > 0)
     return AH_ERR_INVALID_PARAMETER;
   if (len > r->upload_total - r->upload_sent)
@@ -275,23 +289,36 @@ static int ensure_rbuf(ah__request *r) {
   return AH_OK;
 }
 
-/* Starts waiting for the response head. */
-static void await_head(ah__request *r) {
-  int rc;
-  r->state = AH_REQ_AWAIT_HEAD;
-  emit(r, AH_STATUS_RECEIVING_RESPONSE, NULL, 0);
-  if (r->conn == NULL)
-    return;
-  rc = ensure_rbuf(r);
+/* Reads into the staging buffer: for the response head, or (untimed)
+ * to catch an answer that arrives while an upload is still going. */
+static int start_receiving(ah__request *r, int timed) {
+  int rc = ensure_rbuf(r);
   if (rc == AH_OK && r->headers == NULL) {
     r->headers = ah__calloc(MAX_HEADERS, sizeof *r->headers);
     if (r->headers == NULL)
       rc = AH_ERR_NO_MEMORY;
   }
   if (rc == AH_OK)
-    rc = ah__conn_read_start(r->conn);
-  if (rc != AH_OK)
+    rc = ah__conn_read_start(r->conn, timed);
+  return rc;
+}
+
+static void parse_head(ah__request *r);
+
+/* Starts waiting for the response head. */
+static void await_head(ah__request *r) {
+  int rc;
+  r->state = AH_REQ_AWAIT_HEAD;
+  announce_receiving(r);
+  if (r->conn == NULL)
+    return;
+  rc = start_receiving(r, 1);
+  if (rc != AH_OK) {
     fail(r, rc, "cannot read from the connection");
+    return;
+  }
+  if (r->rend > r->rstart)
+    parse_head(r); /* bytes that came during the upload */
 }
 
 int ah__request_end(ah__request *r) {
@@ -299,7 +326,7 @@ int ah__request_end(ah__request *r) {
     return r->error;
   if (r->state != AH_REQ_UPLOADING || r->op != AH_OP_NONE)
     return AH_ERR_INCORRECT_HANDLE_STATE;
-  if (r->upload_sent != r->upload_total) {
+  if (r->upload_sent != r->upload_total && !r->early_answer) {
     snprintf(r->detail, sizeof r->detail,
              "%llu of %llu announced body bytes were written",
              (unsigned long long)r->upload_sent,
@@ -307,9 +334,12 @@ int ah__request_end(ah__request *r) {
     return AH_ERR_UPLOAD_LENGTH;
   }
   r->op = AH_OP_END;
-  await_head(r);
-  if (r->op == AH_OP_NONE)
-    return r->state == AH_REQ_FAILED ? r->error : AH_OK;
+  if (r->early_answer) {
+    r->state = AH_REQ_AWAIT_HEAD;
+    parse_head(r); /* the answer is buffered: it completes right away */
+  } else {
+    await_head(r);
+  }
   return AH_IO_PENDING;
 }
 
@@ -350,6 +380,13 @@ static void on_connected(void *owner, int err, const char *detail) {
 static void on_written(void *owner, int err, const char *detail) {
   ah__request *r = owner;
   size_t n;
+  if (r->op == AH_OP_WRITE && r->early_answer) {
+    /* The answer is buffered; ah_end_request delivers it. */
+    set_detail(r, AH_ERR_CONNECTION_ABORTED,
+               "the server answered before the whole body was sent");
+    complete(r, AH_ERR_CONNECTION_ABORTED, 0);
+    return;
+  }
   if (err != AH_OK) {
     if (r->op == AH_OP_SEND && can_retry(r)) {
       retry(r);
@@ -374,6 +411,10 @@ static void on_written(void *owner, int err, const char *detail) {
     return;
   if (r->streaming) {
     r->state = AH_REQ_UPLOADING;
+    if (start_receiving(r, 0) != AH_OK) {
+      fail(r, AH_ERR_NO_MEMORY, "cannot read from the connection");
+      return;
+    }
     complete(r, AH_OK, 0);
     return;
   }
@@ -401,7 +442,8 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
     r->rend -= r->rstart;
     r->rstart = 0;
   }
-  if (r->rend == r->rcap && r->state == AH_REQ_AWAIT_HEAD &&
+  if (r->rend == r->rcap &&
+      (r->state == AH_REQ_AWAIT_HEAD || r->state == AH_REQ_UPLOADING) &&
       r->rcap < (size_t)r->max_header_bytes + 1) {
     /* A head larger than the buffer: grow up to the head limit. */
     size_t cap = r->rcap * 2;
@@ -418,12 +460,51 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
   *len = r->rcap - r->rend;
 }
 
+/* Whether the staging buffer holds a whole final response head (or one
+ * that is malformed, which parse_head will report). */
+static int has_final_head(ah__request *r) {
+  ah__h1_response resp;
+  const char *detail = NULL;
+  size_t off = r->rstart, head_len;
+  int rc;
+  for (;;) {
+    resp.headers = r->headers;
+    resp.num_headers = MAX_HEADERS;
+    rc = ah__h1_parse_response(r->rbuf + off, r->rend - off,
+                               r->max_header_bytes, &resp, &head_len,
+                               &detail);
+    if (rc == AH_H1_NEED_MORE)
+      return 0;
+    if (rc != AH_H1_OK || resp.status >= 200 || resp.status == 101)
+      return 1;
+    off += head_len;
+  }
+}
+
+/* Bytes that arrive while the caller is still uploading: an early answer
+ * (RFC 9112 9.5 allows it, e.g. 413) ends the upload. */
+static void on_upload_data(ah__request *r) {
+  if (has_final_head(r)) {
+    r->early_answer = 1;
+    ah__conn_read_stop(r->conn);
+  } else if (r->rend == r->rcap) {
+    ah__conn_read_stop(r->conn); /* no room: wait for ah_end_request */
+  }
+}
+
 static void on_data(void *owner, char *data, size_t n) {
   ah__request *r = owner;
   r->got_response_bytes = 1;
+  announce_receiving(r);
   emit_count(r, AH_STATUS_RESPONSE_RECEIVED, n);
+  r->receiving_announced = 0;
   if (r->conn == NULL)
     return;
+  if (r->state == AH_REQ_UPLOADING) {
+    r->rend += n;
+    on_upload_data(r);
+    return;
+  }
   if (r->op == AH_OP_READ && data == r->ubuf + r->ufill &&
       r->rstart == r->rend) {
     ah__h1_body_skip(&r->body, n);
@@ -436,6 +517,17 @@ static void on_data(void *owner, char *data, size_t n) {
 
 static void on_read_end(void *owner, int err, const char *detail) {
   ah__request *r = owner;
+  if (r->state == AH_REQ_UPLOADING) {
+    if (has_final_head(r)) {
+      r->early_answer = 1;
+      r->eof = err == AH_OK;
+      return;
+    }
+    fail(r, err != AH_OK ? err : AH_ERR_CONNECTION_ABORTED,
+         err != AH_OK ? detail
+                      : "the server closed the connection during the upload");
+    return;
+  }
   if (err != AH_OK) {
     if (r->state == AH_REQ_AWAIT_HEAD && can_retry(r)) {
       retry(r);
@@ -527,7 +619,8 @@ static void parse_head(ah__request *r) {
     fail(r, AH_ERR_PROTOCOL, detail);
     return;
   }
-  r->keep_alive = keep_alive && !(r->flags & AH_FLAG_NO_KEEP_ALIVE);
+  r->keep_alive = keep_alive && !r->early_answer &&
+                  !(r->flags & AH_FLAG_NO_KEEP_ALIVE);
   r->state = AH_REQ_BODY;
   ah__conn_read_stop(r->conn);
   if (r->body.framing == AH_H1_FRAMING_NONE)
@@ -627,7 +720,7 @@ static void pump(ah__request *r) {
     fail(r, AH_ERR_NO_MEMORY, "cannot allocate a read buffer");
     return;
   }
-  if (ah__conn_read_start(r->conn) != AH_OK)
+  if (ah__conn_read_start(r->conn, 1) != AH_OK)
     fail(r, AH_ERR_CONNECTION_ABORTED, "cannot read from the connection");
 }
 
@@ -666,12 +759,12 @@ int ah__request_read(ah__request *r, void *buf, size_t len, size_t *out,
     fail(r, AH_ERR_NO_MEMORY, "cannot allocate a read buffer");
     return AH_ERR_NO_MEMORY;
   }
-  if (ah__conn_read_start(r->conn) != AH_OK) {
+  if (ah__conn_read_start(r->conn, 1) != AH_OK) {
     fail(r, AH_ERR_CONNECTION_ABORTED, "cannot read from the connection");
     return AH_ERR_CONNECTION_ABORTED;
   }
   r->op = AH_OP_READ;
-  emit(r, AH_STATUS_RECEIVING_RESPONSE, NULL, 0);
+  announce_receiving(r);
   return AH_IO_PENDING;
 }
 

@@ -76,6 +76,8 @@ struct ah__request {
   int retried;    /* the one transparent retry was used */
   int streaming;  /* body comes through write/end */
   int got_response_bytes;
+  int early_answer;      /* the server answered before the upload ended */
+  int receiving_announced; /* RECEIVING_RESPONSE sent for the next read */
 
   /* Outgoing. */
   char *head;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ahttp's scripted HTTP/1.1 test server: well-behaved routes and faults on purpose.
+"""ahttp's scripted HTTP/1.1 test server: good routes and faults on purpose.
 
 Run: python3 ahttp_test_server.py [--port N] [--log FILE]
 
@@ -20,13 +20,16 @@ Python 3 standard library only.
 """
 
 import argparse
+import fcntl
 import hashlib
 import http
 import os
 import select
 import signal
 import socket
+import struct
 import sys
+import termios
 import threading
 import time
 import traceback
@@ -45,7 +48,7 @@ LINGER_S = 1.0  # how long respond_early keeps reading after its 413
 
 ROUTES_TEXT = b"""ahttp test server routes
 GET|HEAD /bytes/<n>?framing=length|chunked|close&seed=S&chunk=C
-         &close_next=1&idle_close_ms=T
+         &close_next=1&idle_close_ms=T&reset_after=K
 POST|PUT /upload[?respond_early=1]
 ANY      /status/<code>
 ANY      /echo
@@ -133,6 +136,10 @@ class Stopping(Exception):
 
 class PeerGone(Exception):
     """The client closed its side (or went silent past an idle limit)."""
+
+
+class ResetNow(Exception):
+    """The route wants the connection reset (RST) rather than closed."""
 
 
 class BadRequest(Exception):
@@ -237,13 +244,29 @@ def parse_head(raw):
 
 class Writer:
     """Buffers small writes so a response head and a small body leave in one
-    segment; large pieces go straight to the socket without a copy."""
+    segment; large pieces go straight to the socket without a copy.
 
-    def __init__(self, conn):
+    With `limit`, only that many bytes in all are sent; the write that
+    reaches it flushes and raises ResetNow."""
+
+    def __init__(self, conn, limit=None):
         self.conn = conn
         self.pending = bytearray()
+        self.limit = limit
 
     def write(self, data):
+        if self.limit is not None:
+            data = memoryview(data).cast("B")
+            if len(data) >= self.limit:
+                data = data[:self.limit]
+                self.limit = 0
+                self._write(data)
+                self.flush()
+                raise ResetNow()
+            self.limit -= len(data)
+        self._write(data)
+
+    def _write(self, data):
         if len(data) >= COALESCE:
             self.flush()
             self.conn.send_all(data)
@@ -270,7 +293,7 @@ class Connection:
         self.requests = 0
         self.close_next = False  # set by close_next=1
         self.idle_deadline = None  # set by idle_close_ms=T
-        self.recv_area = bytearray(RECV_SIZE)
+        self.recv_area = None  # body receive buffer, made when first needed
         self.current = None  # the request being served, once parsed
 
     # ---- low-level I/O, every wait bounded by POLL to notice a stop ----
@@ -349,6 +372,8 @@ class Connection:
             sink(memoryview(self.buf)[:take])
             del self.buf[:take]
             n -= take
+        if self.recv_area is None:
+            self.recv_area = bytearray(RECV_SIZE)
         area = memoryview(self.recv_area)
         while n > 0:
             self.check_stop()
@@ -404,7 +429,8 @@ class Connection:
             self.read_exact(length, sink)
 
     def maybe_continue(self, req):
-        if req.version == "HTTP/1.1" and "100-continue" in req.tokens("expect"):
+        expect = req.tokens("expect")
+        if req.version == "HTTP/1.1" and "100-continue" in expect:
             self.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def linger_and_close(self, seconds):
@@ -541,10 +567,16 @@ class Connection:
             close = True
         else:
             raise BadRequest(400, "framing must be length, chunked or close")
+        reset_after = req.int_param("reset_after", -1, minimum=-1)
         writer = Writer(self)
         writer.write(self.head_bytes(
             req, 200, [("Content-Type", "application/octet-stream")] + headers,
             close))
+        if reset_after >= 0:
+            writer.flush()
+            writer = Writer(self, limit=reset_after)
+            if reset_after == 0:
+                raise ResetNow()
         if req.method != "HEAD":
             if framing == "chunked":
                 for start in range(0, n, chunk):
@@ -558,6 +590,8 @@ class Connection:
                 for view in bodies.body_views(n, seed):
                     writer.write(view)
         writer.flush()
+        if reset_after >= 0:
+            raise ResetNow()  # the whole response was shorter than K
         if req.query.get("close_next") == "1":
             self.close_next = True
         idle_ms = req.int_param("idle_close_ms", -1, minimum=-1)
@@ -587,7 +621,8 @@ class Connection:
             ("X-Received-Length", str(count[0]))])
 
     def route_status(self, req, code_text, close):
-        if not code_text.isdigit() or not 200 <= int(code_text) <= 599:
+        if not (code_text.isdigit() and code_text.isascii()) or \
+                not 200 <= int(code_text) <= 599:
             raise BadRequest(400, "status code must be 200..599")
         code = int(code_text)
         return self.respond(req, code, b"status %d\n" % code, close=close)
@@ -626,7 +661,8 @@ class Connection:
             if not first and self.server.stopping.wait(delay):
                 raise Stopping()
             first = False
-            for view in bodies.body_range_views(start, min(piece, n - start), 1):
+            size = min(piece, n - start)
+            for view in bodies.body_range_views(start, size, 1):
                 self.send_all(view)
         return close
 
@@ -636,6 +672,23 @@ class Connection:
             return self.respond(req, 404, b"no such raw reply\n", close=True)
         self.send_all(reply)
         return True
+
+
+def reset(sock):
+    """Lets what was sent reach the peer, then closes with a RST."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            unsent = struct.unpack("i", fcntl.ioctl(
+                sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        except (OSError, AttributeError):
+            time.sleep(0.1)  # no way to ask: give it a moment
+            break
+        if unsent == 0:
+            break
+        time.sleep(0.005)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack("ii", 1, 0))
 
 
 def parse_size(text):
@@ -691,6 +744,8 @@ class Server:
             sock.settimeout(POLL)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             Connection(self, sock, conn_id).serve()
+        except ResetNow:
+            reset(sock)
         except QUIET_ERRORS:
             pass
         except OSError:
@@ -729,7 +784,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=0,
                         help="port to listen on; 0 (default) picks a free one")
     parser.add_argument("--log", metavar="FILE",
-                        help="append '<conn_id> <method> <target>' per request")
+                        help="append '<conn_id> <method> <target>' per "
+                        "request")
     args = parser.parse_args(argv)
     server = Server(args.port, args.log)
 

@@ -94,7 +94,7 @@ def write_body(path, n, seed=DEFAULT_SEED):
 
 
 def _prefix_state(seed, whole_blocks):
-    """The SHA-256 state after `whole_blocks` blocks (a copy the caller owns)."""
+    """The SHA-256 state after `whole_blocks` blocks (the caller's copy)."""
     data = block(seed)
     with _lock:
         states = _states.setdefault(seed, [hashlib.sha256()])

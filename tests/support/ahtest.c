@@ -18,6 +18,17 @@ int t_done(ah_handle handle, int rc, uintptr_t *result) {
   return rec_done(handle, rc, result);
 }
 
+void t_assert_done(ah_handle handle, int rc, const char *call,
+                   const char *file, int line) {
+  int err = t_done(handle, rc, NULL);
+  if (err != AH_OK) {
+    char detail[256] = "";
+    ah_last_error_detail(handle, detail, sizeof(detail));
+    fail_msg("%s:%d: %s ended with %s (%d), detail \"%s\"", file, line, call,
+             rec_code_name(err), err, detail);
+  }
+}
+
 void t_open_session(unsigned flags, ah_handle *session) {
   *session = NULL;
   sync_session = (flags & AH_FLAG_ASYNC) == 0;
@@ -48,6 +59,10 @@ void t_teardown(t_fixture *f) {
     closed = rec_wait_closing(f->session, 10000);
   }
   ts_server_stop(&f->server);
+  /* AHTTP_TEST_DUMP=1 shows every callback of a passing test too. */
+  const char *dump = getenv("AHTTP_TEST_DUMP");
+  if (dump != NULL && dump[0] == '1')
+    rec_dump(NULL);
   if (!closed) {
     rec_dump(NULL);
     fail_msg("no HANDLE_CLOSING for the session within 10 s of closing it");

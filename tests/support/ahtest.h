@@ -38,8 +38,14 @@
  */
 int t_done(ah_handle handle, int rc, uintptr_t *result);
 
-/* The call succeeds, now or through its REQUEST_COMPLETE. */
-#define assert_done(handle, call) assert_ah(t_done((handle), (call), NULL), AH_OK)
+/*
+ * The call succeeds, now or through its REQUEST_COMPLETE; on failure the
+ * message has the handle's ah_last_error_detail too.
+ */
+#define assert_done(handle, call)                                              \
+  t_assert_done((handle), (call), #call, __FILE__, __LINE__)
+void t_assert_done(ah_handle handle, int rc, const char *call,
+                   const char *file, int line);
 
 /* Fails with the recorder's reason unless `check` (a rec_check_*) holds. */
 #define assert_rec(check_call)                                                 \
@@ -69,7 +75,8 @@ void t_setup(t_fixture *f, unsigned flags, int with_log);
 /*
  * Closes the session (and so everything under it), checks that every
  * handle in the log got exactly one HANDLE_CLOSING as its last callback and
- * that the recorder saw no violation, and stops the server.
+ * that the recorder saw no violation, and stops the server. With
+ * AHTTP_TEST_DUMP=1 in the environment it prints the whole log first.
  */
 void t_teardown(t_fixture *f);
 

@@ -72,6 +72,8 @@ typedef struct body_case {
   const char *why; /* errors: a substring of *detail */
 } body_case;
 
+/* Fixture tables keep several fields to a line. */
+/* clang-format off */
 static const body_case cases[] = {
     /* ---- Content-Length ---- */
     {.name = "length_simple", .group = G_LENGTH,
@@ -106,8 +108,8 @@ static const body_case cases[] = {
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n"
                 "\r\nabc"),
      .framing = AH_H1_FRAMING_LENGTH, .keep_alive = 1,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX,
-     .body = STR("abc"), .why = "closed before the end of the body"},
+     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX, .body = STR("abc"),
+     .why = "closed before the end of the body"},
     {.name = "length_on_404", .group = G_LENGTH,
      .raw = RAW("HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"),
      .framing = AH_H1_FRAMING_LENGTH, .keep_alive = 1,
@@ -116,17 +118,17 @@ static const body_case cases[] = {
     /* ---- Content-Length: 0 ---- */
     {.name = "length_zero", .group = G_CL_ZERO,
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "length_zero_then_next_response", .group = G_CL_ZERO,
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
                 "HTTP/1.1 200 OK\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "length_zeros", .group = G_CL_ZERO,
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 000\r\n\r\nxyz"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
 
     /* ---- chunked ---- */
     {.name = "chunked_two_chunks", .group = G_CHUNKED,
@@ -232,67 +234,67 @@ static const body_case cases[] = {
     {.name = "close_http11_no_framing", .group = G_CLOSE,
      .raw = RAW("HTTP/1.1 200 OK\r\nServer: x\r\n\r\n"
                 "abc\r\n\r\nHTTP/1.1 200 OK\r\n"),
-     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_BODY_DONE,
-     .body = STR("abc\r\n\r\nHTTP/1.1 200 OK\r\n")},
+     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0, .result = AH_H1_NEED_MORE,
+     .eof_rc = AH_H1_BODY_DONE, .body = STR("abc\r\n\r\nHTTP/1.1 200 OK\r\n")},
     {.name = "close_http10", .group = G_CLOSE,
      .raw = RAW("HTTP/1.0 200 OK\r\n\r\n<html>\0</html>"),
-     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_BODY_DONE,
-     .body = STR("<html>\0</html>")},
+     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0, .result = AH_H1_NEED_MORE,
+     .eof_rc = AH_H1_BODY_DONE, .body = STR("<html>\0</html>")},
     {.name = "close_ignores_keep_alive", .group = G_CLOSE,
      .raw = RAW("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nxy"),
-     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_BODY_DONE, .body = STR("xy")},
+     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0, .result = AH_H1_NEED_MORE,
+     .eof_rc = AH_H1_BODY_DONE, .body = STR("xy")},
     {.name = "close_te_without_chunked", .group = G_CLOSE,
      .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"
                 "5\r\nhello\r\n0\r\n\r\n"),
-     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_BODY_DONE,
-     .body = STR("5\r\nhello\r\n0\r\n\r\n")},
+     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0, .result = AH_H1_NEED_MORE,
+     .eof_rc = AH_H1_BODY_DONE, .body = STR("5\r\nhello\r\n0\r\n\r\n")},
+    {.name = "close_te_deflate", .group = G_CLOSE,
+     .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\nxyz"),
+     .framing = AH_H1_FRAMING_CLOSE, .keep_alive = 0, .result = AH_H1_NEED_MORE,
+     .eof_rc = AH_H1_BODY_DONE, .body = STR("xyz")},
     {.name = "close_empty_body", .group = G_CLOSE,
      .raw = RAW("HTTP/1.1 200 OK\r\n\r\n"), .framing = AH_H1_FRAMING_CLOSE,
-     .keep_alive = 0, .result = AH_H1_NEED_MORE,
-     .eof_rc = AH_H1_BODY_DONE, .body = STR("")},
+     .keep_alive = 0, .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_BODY_DONE,
+     .body = STR("")},
 
     /* ---- responses without a body (RFC 9112 section 6.3 rules 1-2) ---- */
     {.name = "head_with_length", .group = G_NO_BODY, .method = "HEAD",
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
                 "HTTP/1.1 200 OK\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "head_with_chunked", .group = G_NO_BODY, .method = "HEAD",
      .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "head_with_bad_length", .group = G_NO_BODY, .method = "HEAD",
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n"
                 "Connection: close\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "status_204_with_length", .group = G_NO_BODY,
      .raw = RAW("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "status_304_with_length_and_te", .group = G_NO_BODY,
      .raw = RAW("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n"
                 "Transfer-Encoding: chunked\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "status_100", .group = G_NO_BODY,
      .raw = RAW("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "status_103_with_length", .group = G_NO_BODY,
      .raw = RAW("HTTP/1.1 103 Early Hints\r\nContent-Length: 3\r\n\r\nabc"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
-    {.name = "connect_2xx_is_a_tunnel", .group = G_NO_BODY,
-     .method = "CONNECT",
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
+    {.name = "connect_2xx_is_a_tunnel", .group = G_NO_BODY, .method = "CONNECT",
      .raw = RAW("HTTP/1.1 200 Connection established\r\n"
                 "Content-Length: 10\r\n\r\n\x16\x03\x01"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "connect_407_has_body", .group = G_NO_BODY, .method = "CONNECT",
      .raw = RAW("HTTP/1.1 407 Proxy Authentication Required\r\n"
                 "Content-Length: 3\r\n\r\nno!"),
@@ -307,8 +309,8 @@ static const body_case cases[] = {
     /* ---- persistence (RFC 9112 section 9.3) ---- */
     {.name = "http11_default_keep_alive", .group = G_KEEP_ALIVE,
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "http11_connection_close", .group = G_KEEP_ALIVE,
      .raw = RAW("HTTP/1.1 200 OK\r\nConnection: close\r\n"
                 "Content-Length: 1\r\n\r\na"),
@@ -317,18 +319,18 @@ static const body_case cases[] = {
     {.name = "http11_close_in_list_any_case", .group = G_KEEP_ALIVE,
      .raw = RAW("HTTP/1.1 200 OK\r\nConnection: Keep-Alive , CLOSE\r\n"
                 "Content-Length: 0\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "http11_close_in_second_field", .group = G_KEEP_ALIVE,
      .raw = RAW("HTTP/1.1 200 OK\r\nConnection: upgrade\r\n"
                 "connection: close\r\nContent-Length: 0\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 0, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "http11_closed_is_not_close", .group = G_KEEP_ALIVE,
      .raw = RAW("HTTP/1.1 200 OK\r\nConnection: closed, xclose\r\n"
                 "Content-Length: 0\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
     {.name = "http10_default_close", .group = G_KEEP_ALIVE,
      .raw = RAW("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nab"),
      .framing = AH_H1_FRAMING_LENGTH, .keep_alive = 0,
@@ -343,41 +345,40 @@ static const body_case cases[] = {
                 "Content-Length: 2\r\n\r\nab"),
      .framing = AH_H1_FRAMING_LENGTH, .keep_alive = 0,
      .result = AH_H1_BODY_DONE, .body = STR("ab"), .at = 2},
-    {.name = "http10_head_keep_alive", .group = G_KEEP_ALIVE,
-     .method = "HEAD",
+    {.name = "http10_head_keep_alive", .group = G_KEEP_ALIVE, .method = "HEAD",
      .raw = RAW("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n"),
-     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1,
-     .result = AH_H1_BODY_DONE, .body = STR(""), .at = 0},
+     .framing = AH_H1_FRAMING_NONE, .keep_alive = 1, .result = AH_H1_BODY_DONE,
+     .body = STR(""), .at = 0},
 
     /* ---- the connection closes too early ---- */
     {.name = "length_truncated", .group = G_EOF_EARLY,
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"),
      .framing = AH_H1_FRAMING_LENGTH, .keep_alive = 1,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX,
-     .body = STR("hello"), .why = "closed before the end of the body"},
+     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX, .body = STR("hello"),
+     .why = "closed before the end of the body"},
     {.name = "chunked_truncated_in_data", .group = G_EOF_EARLY,
      .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "5\r\nhel"),
      .framing = AH_H1_FRAMING_CHUNKED, .keep_alive = 1,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX,
-     .body = STR("hel"), .why = "closed before the end of the body"},
+     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX, .body = STR("hel"),
+     .why = "closed before the end of the body"},
     {.name = "chunked_truncated_before_last_crlf", .group = G_EOF_EARLY,
      .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "2\r\nhi\r\n0\r\n"),
      .framing = AH_H1_FRAMING_CHUNKED, .keep_alive = 1,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX,
-     .body = STR("hi"), .why = "closed before the end of the body"},
+     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX, .body = STR("hi"),
+     .why = "closed before the end of the body"},
     {.name = "chunked_truncated_in_trailer", .group = G_EOF_EARLY,
      .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "0\r\nA: b\r\n"),
      .framing = AH_H1_FRAMING_CHUNKED, .keep_alive = 1,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX,
-     .body = STR(""), .why = "closed before the end of the body"},
+     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX, .body = STR(""),
+     .why = "closed before the end of the body"},
     {.name = "chunked_no_bytes_at_all", .group = G_EOF_EARLY,
      .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
      .framing = AH_H1_FRAMING_CHUNKED, .keep_alive = 1,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX,
-     .body = STR(""), .why = "closed before the end of the body"},
+     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX, .body = STR(""),
+     .why = "closed before the end of the body"},
 
     /* ---- invalid Content-Length / Transfer-Encoding ---- */
     {.name = "differing_in_one_field", .group = G_CL_CONFLICT,
@@ -556,8 +557,8 @@ static const body_case cases[] = {
      .raw = RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "7fffffffffffffff\r\nab"),
      .framing = AH_H1_FRAMING_CHUNKED, .keep_alive = 1,
-     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX,
-     .body = STR("ab"), .why = "closed before the end of the body"},
+     .result = AH_H1_NEED_MORE, .eof_rc = AH_H1_E_SYNTAX, .body = STR("ab"),
+     .why = "closed before the end of the body"},
 
     /* ---- the CRLF after chunk data ---- */
     {.name = "data_followed_by_junk", .group = G_CHUNK_CRLF,
@@ -614,6 +615,7 @@ static const body_case cases[] = {
      .keep_alive = 1, .result = AH_H1_E_TOO_LARGE, .body = STR(""), .at = 3,
      .why = "trailer section is larger than the limit"},
 };
+/* clang-format on */
 
 #define CHECK(tc, how, cond)                                                   \
   do {                                                                         \
@@ -625,7 +627,7 @@ static const body_case cases[] = {
 
 /* What one way of feeding the body section produced. */
 typedef struct outcome {
-  int rc;   /* DONE, an error, or NEED_MORE when the input ran out */
+  int rc; /* DONE, an error, or NEED_MORE when the input ran out */
   size_t at;
   int eof_rc;
   const char *why;
@@ -687,8 +689,8 @@ static void init_body(const body_case *tc, ah__h1_body *body,
  * user's buffer does.
  */
 static void feed(const body_case *tc, const char *how,
-                 const ah__h1_response *resp, const char *b,
-                 const size_t *cuts, size_t ncuts, int direct, outcome *o) {
+                 const ah__h1_response *resp, const char *b, const size_t *cuts,
+                 size_t ncuts, int direct, outcome *o) {
   ah__h1_body body;
   size_t i, start = 0;
 
@@ -752,8 +754,9 @@ end:
     const char *data = NULL, *detail = NULL;
     size_t consumed = 9999, data_len = 0;
     /* Done stays done, takes nothing more, and EOF now is fine. */
-    CHECK(tc, how, ah__h1_body_next(&body, "x", 1, &consumed, &data,
-                                    &data_len, &detail) == AH_H1_BODY_DONE);
+    CHECK(tc, how,
+          ah__h1_body_next(&body, "x", 1, &consumed, &data, &data_len,
+                           &detail) == AH_H1_BODY_DONE);
     CHECK(tc, how, consumed == 0);
     CHECK(tc, how, ah__h1_body_direct(&body) == 0);
     CHECK(tc, how, ah__h1_body_eof(&body, &detail) == AH_H1_BODY_DONE);
@@ -764,8 +767,8 @@ static void check_outcome(const body_case *tc, const char *how,
                           const outcome *o, size_t n) {
   CHECK(tc, how, o->rc == tc->result);
   CHECK(tc, how, o->data_len == tc->body_len);
-  CHECK(tc, how, o->data_len == 0 ||
-                     memcmp(o->data, tc->body, o->data_len) == 0);
+  CHECK(tc, how,
+        o->data_len == 0 || memcmp(o->data, tc->body, o->data_len) == 0);
   if (tc->result == AH_H1_NEED_MORE) {
     CHECK(tc, how, o->at == n);
     CHECK(tc, how, o->eof_rc == tc->eof_rc);
@@ -773,8 +776,8 @@ static void check_outcome(const body_case *tc, const char *how,
       CHECK(tc, how, o->why != NULL && strstr(o->why, tc->why) != NULL);
   } else {
     if (o->at != tc->at)
-      print_error("fixture %s, fed %s: ended at %zu, expected %zu\n",
-                  tc->name, how, o->at, tc->at);
+      print_error("fixture %s, fed %s: ended at %zu, expected %zu\n", tc->name,
+                  how, o->at, tc->at);
     CHECK(tc, how, o->at == tc->at);
     if (tc->result != AH_H1_BODY_DONE)
       CHECK(tc, how, o->why != NULL && strstr(o->why, tc->why) != NULL);
@@ -806,8 +809,7 @@ static void run_case(const body_case *tc) {
   /* Whole, then byte by byte, each also through the direct path. */
   for (k = 0; k < 2; k++) {
     cuts[n] = n;
-    feed(tc, k ? "whole, direct" : "whole", &resp, b, &cuts[n], 1, (int)k,
-         &o);
+    feed(tc, k ? "whole, direct" : "whole", &resp, b, &cuts[n], 1, (int)k, &o);
     check_outcome(tc, k ? "whole, direct" : "whole", &o, n);
     free(o.data);
     feed(tc, k ? "byte by byte, direct" : "byte by byte", &resp, b, cuts, n,
@@ -865,46 +867,58 @@ GROUP_TEST(rejects_chunk_size_overflow, G_CHUNK_OVERFLOW)
 GROUP_TEST(rejects_missing_crlf_after_chunk_data, G_CHUNK_CRLF)
 GROUP_TEST(rejects_bad_trailers, G_BAD_TRAILER)
 
-/* Chunk extensions are bounded: 4096 bytes per line pass, 4097 do not. */
+/*
+ * Chunk extensions are bounded: 4096 bytes per size line pass, 4097 do
+ * not, whether they are ";name" extensions or whitespace after the size.
+ */
 static void rejects_oversized_chunk_extensions(void **state) {
   static const char head[] = "HTTP/1.1 200 OK\r\n"
                              "Transfer-Encoding: chunked\r\n\r\n";
   const size_t hl = sizeof head - 1;
   char *raw = malloc(hl + 8192);
   size_t ext;
+  int spaces;
 
   (void)state;
   assert_non_null(raw);
-  for (ext = 4096; ext <= 4097; ext++) {
-    body_case tc;
-    size_t n = hl;
+  for (spaces = 0; spaces < 2; spaces++) {
+    for (ext = 4096; ext <= 4097; ext++) {
+      body_case tc;
+      size_t n = hl;
 
-    memcpy(raw, head, hl);
-    raw[n++] = '1';
-    raw[n++] = ';';
-    memset(raw + n, 'e', ext - 1); /* ";" plus ext-1 bytes: ext in all */
-    n += ext - 1;
-    memcpy(raw + n, "\r\nx\r\n0\r\n\r\n", 10);
-    n += 10;
+      memcpy(raw, head, hl);
+      raw[n++] = '1';
+      if (spaces) {
+        memset(raw + n, ' ', ext);
+        n += ext;
+      } else {
+        raw[n++] = ';'; /* ";" plus ext-1 bytes: ext in all */
+        memset(raw + n, 'e', ext - 1);
+        n += ext - 1;
+      }
+      memcpy(raw + n, "\r\nx\r\n0\r\n\r\n", 10);
+      n += 10;
 
-    memset(&tc, 0, sizeof tc);
-    tc.name = ext == 4096 ? "extension_4096_bytes" : "extension_4097_bytes";
-    tc.raw = raw;
-    tc.raw_len = n;
-    tc.framing = AH_H1_FRAMING_CHUNKED;
-    tc.keep_alive = 1;
-    if (ext == 4096) {
-      tc.result = AH_H1_BODY_DONE;
-      tc.body = "x";
-      tc.body_len = 1;
-      tc.at = n - hl;
-    } else {
-      tc.result = AH_H1_E_TOO_LARGE;
-      tc.body = "";
-      tc.at = 1 + 4096; /* the 4097th extension byte */
-      tc.why = "chunk extensions are longer than 4096 bytes";
+      memset(&tc, 0, sizeof tc);
+      tc.name = spaces ? (ext == 4096 ? "spaces_4096" : "spaces_4097")
+                       : (ext == 4096 ? "extension_4096" : "extension_4097");
+      tc.raw = raw;
+      tc.raw_len = n;
+      tc.framing = AH_H1_FRAMING_CHUNKED;
+      tc.keep_alive = 1;
+      if (ext == 4096) {
+        tc.result = AH_H1_BODY_DONE;
+        tc.body = "x";
+        tc.body_len = 1;
+        tc.at = n - hl;
+      } else {
+        tc.result = AH_H1_E_TOO_LARGE;
+        tc.body = "";
+        tc.at = 1 + 4096; /* the 4097th extension byte */
+        tc.why = "chunk extensions are longer than 4096 bytes";
+      }
+      run_case(&tc);
     }
-    run_case(&tc);
   }
   free(raw);
 }
@@ -933,23 +947,23 @@ static void direct_read_only_inside_data(void **state) {
   assert_int_equal(ah__h1_body_init(&body, &resp, "GET", 0, NULL, &detail),
                    AH_H1_OK);
   assert_true(ah__h1_body_direct(&body) == 0); /* at the size line */
-  assert_int_equal(ah__h1_body_next(&body, "a\r\n", 3, &consumed, &data,
-                                    &data_len, &detail),
-                   AH_H1_NEED_MORE);
+  assert_int_equal(
+      ah__h1_body_next(&body, "a\r\n", 3, &consumed, &data, &data_len, &detail),
+      AH_H1_NEED_MORE);
   assert_int_equal(consumed, 3);
   assert_true(ah__h1_body_direct(&body) == 10);
   ah__h1_body_skip(&body, 4);
   assert_true(ah__h1_body_direct(&body) == 6);
   ah__h1_body_skip(&body, 6);
   assert_true(ah__h1_body_direct(&body) == 0); /* at the CRLF */
-  assert_int_equal(ah__h1_body_next(&body, "\r\n0\r\n\r\n", 7, &consumed,
-                                    &data, &data_len, &detail),
+  assert_int_equal(ah__h1_body_next(&body, "\r\n0\r\n\r\n", 7, &consumed, &data,
+                                    &data_len, &detail),
                    AH_H1_BODY_DONE);
   assert_int_equal(consumed, 7);
 
   resp.num_headers = 4;
-  assert_int_equal(ah__h1_parse_response(length, sizeof length - 1, 8192,
-                                         &resp, &head_len, &detail),
+  assert_int_equal(ah__h1_parse_response(length, sizeof length - 1, 8192, &resp,
+                                         &head_len, &detail),
                    AH_H1_OK);
   assert_int_equal(ah__h1_body_init(&body, &resp, "GET", 0, NULL, &detail),
                    AH_H1_OK);
@@ -957,14 +971,14 @@ static void direct_read_only_inside_data(void **state) {
   ah__h1_body_skip(&body, 7);
   assert_true(ah__h1_body_direct(&body) == 0);
   /* The end is reported by the next call, with nothing consumed. */
-  assert_int_equal(ah__h1_body_next(&body, NULL, 0, &consumed, &data,
-                                    &data_len, &detail),
-                   AH_H1_BODY_DONE);
+  assert_int_equal(
+      ah__h1_body_next(&body, NULL, 0, &consumed, &data, &data_len, &detail),
+      AH_H1_BODY_DONE);
   assert_int_equal(consumed, 0);
 
   resp.num_headers = 4;
-  assert_int_equal(ah__h1_parse_response(closed, sizeof closed - 1, 8192,
-                                         &resp, &head_len, &detail),
+  assert_int_equal(ah__h1_parse_response(closed, sizeof closed - 1, 8192, &resp,
+                                         &head_len, &detail),
                    AH_H1_OK);
   assert_int_equal(ah__h1_body_init(&body, &resp, "GET", 0, NULL, &detail),
                    AH_H1_OK);
@@ -1001,18 +1015,18 @@ static void length_done_after_last_span(void **state) {
                    AH_H1_OK);
   assert_int_equal(ah__h1_body_init(&body, &resp, "GET", 0, NULL, &detail),
                    AH_H1_OK);
-  assert_int_equal(ah__h1_body_next(&body, "", 0, &consumed, &data,
-                                    &data_len, &detail),
-                   AH_H1_NEED_MORE);
+  assert_int_equal(
+      ah__h1_body_next(&body, "", 0, &consumed, &data, &data_len, &detail),
+      AH_H1_NEED_MORE);
   assert_int_equal(ah__h1_body_next(&body, "abcdef", 6, &consumed, &data,
                                     &data_len, &detail),
                    AH_H1_BODY_DATA);
   assert_int_equal(consumed, 3);
   assert_int_equal(data_len, 3);
   assert_true(body.remaining == 0);
-  assert_int_equal(ah__h1_body_next(&body, "", 0, &consumed, &data,
-                                    &data_len, &detail),
-                   AH_H1_BODY_DONE);
+  assert_int_equal(
+      ah__h1_body_next(&body, "", 0, &consumed, &data, &data_len, &detail),
+      AH_H1_BODY_DONE);
   assert_int_equal(consumed, 0);
 }
 

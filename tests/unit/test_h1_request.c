@@ -29,8 +29,8 @@ static const write_case writes[] = {
      {"GET", "/", "example.com", NULL, NULL, 0, 0, 0, 0},
      "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"},
     {"user_agent_after_host",
-     {"GET", "/index.html?q=1", "example.com:8080", "async/0.1", NULL, 0, 0,
-      0, 0},
+     {"GET", "/index.html?q=1", "example.com:8080", "async/0.1", NULL, 0, 0, 0,
+      0},
      "GET /index.html?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n"
      "User-Agent: async/0.1\r\n\r\n"},
     {"post_with_body_and_close",
@@ -59,8 +59,7 @@ static const write_case writes[] = {
      {"GET", "/", "h", NULL, STR("A: 1\r\nB: 2\r\n"), 0, 0, 0},
      "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n"},
     {"extra_empty_lines_skipped",
-     {"GET", "/", "h", NULL, STR("\r\nA: 1\r\n\r\n\r\nB: 2\r\n\r\n"), 0, 0,
-      0},
+     {"GET", "/", "h", NULL, STR("\r\nA: 1\r\n\r\n\r\nB: 2\r\n\r\n"), 0, 0, 0},
      "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n"},
     {"extra_only_empty_lines",
      {"GET", "/", "h", NULL, STR("\r\n\r\n"), 0, 0, 0},
@@ -69,8 +68,8 @@ static const write_case writes[] = {
      {"GET", "/", "h", NULL, "ignored", 0, 0, 0, 0},
      "GET / HTTP/1.1\r\nHost: h\r\n\r\n"},
     {"everything_in_order",
-     {"OPTIONS", "*", "[::1]:8443", "agent", STR("X-A: a\r\nX-B: b\r\n"), 1,
-      5, 1},
+     {"OPTIONS", "*", "[::1]:8443", "agent", STR("X-A: a\r\nX-B: b\r\n"), 1, 5,
+      1},
      "OPTIONS * HTTP/1.1\r\nHost: [::1]:8443\r\nUser-Agent: agent\r\n"
      "X-A: a\r\nX-B: b\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"},
 };
@@ -116,8 +115,8 @@ static void writes_request_heads_byte_exact(void **state) {
 /* What the writer emits for extra lines is what the validator accepted. */
 static void validated_extra_lines_round_trip(void **state) {
   static const char extra[] = "X-A: 1\r\n\r\nX-B:\tb c \r\n";
-  ah__h1_request req = {"GET", "/", "h", NULL, extra, sizeof extra - 1, 0,
-                        0, 0};
+  ah__h1_request req = {"GET", "/", "h", NULL, extra, sizeof extra - 1,
+                        0,     0,   0};
   static const char want[] =
       "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B:\tb c \r\n\r\n";
   char buf[128];
@@ -149,8 +148,7 @@ static const valid_case valids[] = {
     {"tabs_in_value", STR("X-Tab:\tv\tw\t"), AH_H1_OK, NULL},
     {"obs_text_in_value", STR("X-Name: Jos\xc3\xa9"), AH_H1_OK, NULL},
     {"every_tchar_name", STR("!#$%&'*+-.^_`|~09azAZ: v"), AH_H1_OK, NULL},
-    {"empty_line_cannot_end_head", STR("X-A: 1\r\n\r\nX-B: 2"), AH_H1_OK,
-     NULL},
+    {"empty_line_cannot_end_head", STR("X-A: 1\r\n\r\nX-B: 2"), AH_H1_OK, NULL},
     {"bare_lf_separator", STR("X-A: 1\nX-B: 2"), AH_H1_E_SYNTAX, "bare LF"},
     {"lf_injection_in_value", STR("X-A: 1\nHost: evil"), AH_H1_E_SYNTAX,
      "bare LF"},
@@ -164,15 +162,14 @@ static const valid_case valids[] = {
      "empty header field name"},
     {"obs_fold_space", STR("X-A: 1\r\n continued"), AH_H1_E_SYNTAX,
      "obsolete line folding"},
-    {"obs_fold_tab", STR("\tX-A: 1"), AH_H1_E_SYNTAX,
-     "obsolete line folding"},
+    {"obs_fold_tab", STR("\tX-A: 1"), AH_H1_E_SYNTAX, "obsolete line folding"},
     {"space_before_colon", STR("X-A : 1"), AH_H1_E_SYNTAX,
      "whitespace between a header field name and the colon"},
     {"space_in_name", STR("X A: 1"), AH_H1_E_SYNTAX,
      "whitespace between a header field name and the colon"},
     {"no_colon", STR("X-A"), AH_H1_E_SYNTAX, "without a colon"},
-    {"request_line_injection", STR("X-A: 1\r\nGET /x HTTP/1.1"),
-     AH_H1_E_SYNTAX, "whitespace between a header field name"},
+    {"request_line_injection", STR("X-A: 1\r\nGET /x HTTP/1.1"), AH_H1_E_SYNTAX,
+     "whitespace between a header field name"},
     {"separator_in_name", STR("X(A): 1"), AH_H1_E_SYNTAX,
      "invalid character in a header field name"},
     {"non_ascii_name", STR("\xc3\x84: 1"), AH_H1_E_SYNTAX,
@@ -206,7 +203,8 @@ static void run_valid_cases(int want_ok) {
                   detail ? detail : "-", tc->rc);
       fail();
     }
-    if (tc->why != NULL && (detail == NULL || strstr(detail, tc->why) == NULL)) {
+    if (tc->why != NULL &&
+        (detail == NULL || strstr(detail, tc->why) == NULL)) {
       print_error("fixture %s: detail \"%s\", expected \"%s\"\n", tc->name,
                   detail ? detail : "(none)", tc->why);
       fail();

@@ -49,19 +49,23 @@ typedef struct resp_case {
   const char *reason;
   const char *fields[MAX_FIELDS][2];
   const char *why; /* for errors: a substring of *detail */
+  size_t err_at;   /* for errors, when nonzero: the shortest prefix that
+                      gives the error (checks early rejection) */
 } resp_case;
 
 /* A capacity of n, distinguishable from "default" even for n = 0. */
 #define CAP(n) ((n) + 1000)
 
+/* Fixture tables keep several fields to a line. */
+/* clang-format off */
 static const resp_case cases[] = {
     /* ---- status lines that parse ---- */
     {.name = "ok_with_reason", .group = G_STATUS,
      .raw = RAW("HTTP/1.1 200 OK\r\n\r\n"), .rc = AH_H1_OK, .minor = 1,
      .status = 200, .reason = "OK"},
     {.name = "http10_multiword_reason", .group = G_STATUS,
-     .raw = RAW("HTTP/1.0 404 Not Found\r\n\r\n"), .rc = AH_H1_OK,
-     .minor = 0, .status = 404, .reason = "Not Found"},
+     .raw = RAW("HTTP/1.0 404 Not Found\r\n\r\n"), .rc = AH_H1_OK, .minor = 0,
+     .status = 404, .reason = "Not Found"},
     {.name = "empty_reason_after_space", .group = G_STATUS,
      .raw = RAW("HTTP/1.1 200 \r\n\r\n"), .rc = AH_H1_OK, .minor = 1,
      .status = 200, .reason = ""},
@@ -69,14 +73,14 @@ static const resp_case cases[] = {
      .raw = RAW("HTTP/1.1 204\r\n\r\n"), .rc = AH_H1_OK, .minor = 1,
      .status = 204, .reason = ""},
     {.name = "no_space_no_reason_bare_lf", .group = G_STATUS,
-     .raw = RAW("HTTP/1.1 204\n\n"), .rc = AH_H1_OK, .minor = 1,
-     .status = 204, .reason = ""},
+     .raw = RAW("HTTP/1.1 204\n\n"), .rc = AH_H1_OK, .minor = 1, .status = 204,
+     .reason = ""},
     {.name = "status_999", .group = G_STATUS,
-     .raw = RAW("HTTP/1.1 999 Whatever\r\n\r\n"), .rc = AH_H1_OK,
-     .minor = 1, .status = 999, .reason = "Whatever"},
+     .raw = RAW("HTTP/1.1 999 Whatever\r\n\r\n"), .rc = AH_H1_OK, .minor = 1,
+     .status = 999, .reason = "Whatever"},
     {.name = "status_100", .group = G_STATUS,
-     .raw = RAW("HTTP/1.1 100 Continue\r\n\r\n"), .rc = AH_H1_OK,
-     .minor = 1, .status = 100, .reason = "Continue"},
+     .raw = RAW("HTTP/1.1 100 Continue\r\n\r\n"), .rc = AH_H1_OK, .minor = 1,
+     .status = 100, .reason = "Continue"},
     {.name = "minor_version_9", .group = G_STATUS,
      .raw = RAW("HTTP/1.9 200 OK\r\n\r\n"), .rc = AH_H1_OK, .minor = 9,
      .status = 200, .reason = "OK"},
@@ -85,8 +89,8 @@ static const resp_case cases[] = {
      .minor = 1, .status = 200, .reason = "Tr\xe8s\tbien "},
     {.name = "head_followed_by_body", .group = G_STATUS,
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
-     .rc = AH_H1_OK, .head_len = 38, .minor = 1, .status = 200,
-     .reason = "OK", .fields = {{"Content-Length", "3"}}},
+     .rc = AH_H1_OK, .head_len = 38, .minor = 1, .status = 200, .reason = "OK",
+     .fields = {{"Content-Length", "3"}}},
     {.name = "head_followed_by_next_head", .group = G_STATUS,
      .raw = RAW("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),
      .rc = AH_H1_OK, .head_len = 25, .minor = 1, .status = 100,
@@ -119,8 +123,8 @@ static const resp_case cases[] = {
      .rc = AH_H1_OK, .minor = 1, .status = 200, .reason = "OK",
      .fields = {{"!#$%&'*+-.^_`|~09azAZ", "v"}}},
     {.name = "value_with_inner_htab_and_colons", .group = G_FIELDS,
-     .raw = RAW("HTTP/1.1 200 OK\r\nX-A:\ta\tb: c:\r\n\r\n"),
-     .rc = AH_H1_OK, .minor = 1, .status = 200, .reason = "OK",
+     .raw = RAW("HTTP/1.1 200 OK\r\nX-A:\ta\tb: c:\r\n\r\n"), .rc = AH_H1_OK,
+     .minor = 1, .status = 200, .reason = "OK",
      .fields = {{"X-A", "a\tb: c:"}}},
 
     /* ---- bare LF line ends (RFC 9112 section 2.2) ---- */
@@ -129,8 +133,8 @@ static const resp_case cases[] = {
      .rc = AH_H1_OK, .minor = 1, .status = 200, .reason = "OK",
      .fields = {{"Server", "x"}, {"Content-Length", "0"}}},
     {.name = "mixed_crlf_and_lf", .group = G_BARE_LF,
-     .raw = RAW("HTTP/1.1 200 OK\r\nA: b\n\r\n"), .rc = AH_H1_OK,
-     .minor = 1, .status = 200, .reason = "OK", .fields = {{"A", "b"}}},
+     .raw = RAW("HTTP/1.1 200 OK\r\nA: b\n\r\n"), .rc = AH_H1_OK, .minor = 1,
+     .status = 200, .reason = "OK", .fields = {{"A", "b"}}},
     {.name = "crlf_fields_lf_end", .group = G_BARE_LF,
      .raw = RAW("HTTP/1.1 200 OK\nA: b\r\n\nbody"), .rc = AH_H1_OK,
      .head_len = 23, .minor = 1, .status = 200, .reason = "OK",
@@ -139,7 +143,7 @@ static const resp_case cases[] = {
     /* ---- status lines that do not ---- */
     {.name = "http09_style_reply", .group = G_BAD_STATUS,
      .raw = RAW("<html><body>hi</body></html>\n\n"), .rc = AH_H1_E_SYNTAX,
-     .why = "does not start with an HTTP/1.x status line"},
+     .why = "does not start with an HTTP/1.x status line", .err_at = 1},
     {.name = "lowercase_http", .group = G_BAD_STATUS,
      .raw = RAW("http/1.1 200 OK\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "does not start with an HTTP/1.x"},
@@ -154,7 +158,7 @@ static const resp_case cases[] = {
      .why = "does not start with an HTTP/1.x"},
     {.name = "http2_version", .group = G_BAD_STATUS,
      .raw = RAW("HTTP/2.0 200 OK\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
-     .why = "does not start with an HTTP/1.x"},
+     .why = "does not start with an HTTP/1.x", .err_at = 6},
     {.name = "no_minor_version", .group = G_BAD_STATUS,
      .raw = RAW("HTTP/1 200 OK\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "does not start with an HTTP/1.x"},
@@ -171,10 +175,10 @@ static const resp_case cases[] = {
      .rc = AH_H1_E_SYNTAX, .why = "more than one minor digit"},
     {.name = "two_digit_status", .group = G_BAD_STATUS,
      .raw = RAW("HTTP/1.1 20 OK\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
-     .why = "not three digits"},
+     .why = "not three digits", .err_at = 12},
     {.name = "four_digit_status", .group = G_BAD_STATUS,
      .raw = RAW("HTTP/1.1 2000 OK\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
-     .why = "longer than three digits"},
+     .why = "longer than three digits", .err_at = 13},
     {.name = "status_below_100", .group = G_BAD_STATUS,
      .raw = RAW("HTTP/1.1 099 Low\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "below 100"},
@@ -193,9 +197,8 @@ static const resp_case cases[] = {
     {.name = "control_char_in_reason", .group = G_BAD_STATUS,
      .raw = RAW("HTTP/1.1 200 O\x01K\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "control character in the reason phrase"},
-    {.name = "empty_status_line", .group = G_BAD_STATUS,
-     .raw = RAW("\n\n"), .rc = AH_H1_E_SYNTAX,
-     .why = "does not start with an HTTP/1.x"},
+    {.name = "empty_status_line", .group = G_BAD_STATUS, .raw = RAW("\n\n"),
+     .rc = AH_H1_E_SYNTAX, .why = "does not start with an HTTP/1.x"},
 
     /* ---- bare CR (RFC 9112 section 2.2) ---- */
     {.name = "bare_cr_ends_status_line", .group = G_BARE_CR,
@@ -203,7 +206,7 @@ static const resp_case cases[] = {
      .why = "bare CR"},
     {.name = "bare_cr_in_value", .group = G_BARE_CR,
      .raw = RAW("HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
-     .why = "bare CR"},
+     .why = "bare CR", .err_at = 23},
     {.name = "cr_cr_lf_after_value", .group = G_BARE_CR,
      .raw = RAW("HTTP/1.1 200 OK\r\nA: b\r\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "bare CR"},
@@ -220,7 +223,7 @@ static const resp_case cases[] = {
     /* ---- NUL ---- */
     {.name = "nul_in_value", .group = G_NUL,
      .raw = RAW("HTTP/1.1 200 OK\r\nA: b\0c\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
-     .why = "NUL"},
+     .why = "NUL", .err_at = 22},
     {.name = "nul_in_name", .group = G_NUL,
      .raw = RAW("HTTP/1.1 200 OK\r\nA\0B: c\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "NUL"},
@@ -236,8 +239,8 @@ static const resp_case cases[] = {
      .raw = RAW("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "obsolete line folding"},
     {.name = "tab_folded_line", .group = G_OBS_FOLD,
-     .raw = RAW("HTTP/1.1 200 OK\r\nA: b\r\n\tc\r\n\r\n"),
-     .rc = AH_H1_E_SYNTAX, .why = "obsolete line folding"},
+     .raw = RAW("HTTP/1.1 200 OK\r\nA: b\r\n\tc\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
+     .why = "obsolete line folding", .err_at = 24},
     {.name = "whitespace_after_status_line", .group = G_OBS_FOLD,
      .raw = RAW("HTTP/1.1 200 OK\r\n A: b\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "whitespace between the status line and the first"},
@@ -245,7 +248,8 @@ static const resp_case cases[] = {
     /* ---- whitespace before the colon (RFC 9112 section 5.1) ---- */
     {.name = "space_before_colon", .group = G_SPACE_COLON,
      .raw = RAW("HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello"),
-     .rc = AH_H1_E_SYNTAX, .why = "whitespace between a header field name"},
+     .rc = AH_H1_E_SYNTAX, .why = "whitespace between a header field name",
+     .err_at = 32},
     {.name = "tab_before_colon", .group = G_SPACE_COLON,
      .raw = RAW("HTTP/1.1 200 OK\r\nA\t: b\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "whitespace between a header field name"},
@@ -255,8 +259,8 @@ static const resp_case cases[] = {
      .raw = RAW("HTTP/1.1 200 OK\r\n: b\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "empty header field name"},
     {.name = "no_colon", .group = G_BAD_NAME,
-     .raw = RAW("HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n"),
-     .rc = AH_H1_E_SYNTAX, .why = "without a colon"},
+     .raw = RAW("HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
+     .why = "without a colon"},
     {.name = "no_colon_bare_lf", .group = G_BAD_NAME,
      .raw = RAW("HTTP/1.1 200 OK\nNoColonHere\n\n"), .rc = AH_H1_E_SYNTAX,
      .why = "without a colon"},
@@ -270,8 +274,8 @@ static const resp_case cases[] = {
      .raw = RAW("HTTP/1.1 200 OK\r\nA/b: c\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "invalid character in a header field name"},
     {.name = "non_ascii_name", .group = G_BAD_NAME,
-     .raw = RAW("HTTP/1.1 200 OK\r\n\xc3\x84: c\r\n\r\n"),
-     .rc = AH_H1_E_SYNTAX, .why = "invalid character in a header field name"},
+     .raw = RAW("HTTP/1.1 200 OK\r\n\xc3\x84: c\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
+     .why = "invalid character in a header field name"},
     {.name = "request_line_as_field", .group = G_BAD_NAME,
      .raw = RAW("HTTP/1.1 200 OK\r\nGET / HTTP/1.1\r\n\r\n"),
      .rc = AH_H1_E_SYNTAX, .why = "whitespace between a header field name"},
@@ -284,16 +288,17 @@ static const resp_case cases[] = {
      .raw = RAW("HTTP/1.1 200 OK\r\nA: \x7f\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
      .why = "control character in a header field value"},
     {.name = "esc_in_value", .group = G_CTL,
-     .raw = RAW("HTTP/1.1 200 OK\r\nA: \x1b[31m\r\n\r\n"),
-     .rc = AH_H1_E_SYNTAX, .why = "control character in a header field value"},
+     .raw = RAW("HTTP/1.1 200 OK\r\nA: \x1b[31m\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
+     .why = "control character in a header field value"},
     {.name = "vt_in_value", .group = G_CTL,
-     .raw = RAW("HTTP/1.1 200 OK\r\nA: b\x0b c\r\n\r\n"),
-     .rc = AH_H1_E_SYNTAX, .why = "control character in a header field value"},
+     .raw = RAW("HTTP/1.1 200 OK\r\nA: b\x0b c\r\n\r\n"), .rc = AH_H1_E_SYNTAX,
+     .why = "control character in a header field value"},
 
     /* ---- header count against the caller's array ---- */
     {.name = "three_fields_room_for_two", .group = G_TOO_MANY,
      .raw = RAW("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"),
-     .cap = CAP(2), .rc = AH_H1_E_TOO_MANY, .why = "more header fields"},
+     .cap = CAP(2), .rc = AH_H1_E_TOO_MANY, .why = "more header fields",
+     .err_at = 30},
     {.name = "two_fields_room_for_two", .group = G_TOO_MANY,
      .raw = RAW("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n"), .cap = CAP(2),
      .rc = AH_H1_OK, .minor = 1, .status = 200, .reason = "OK",
@@ -308,23 +313,26 @@ static const resp_case cases[] = {
     /* ---- head size against max_head ---- */
     {.name = "head_exactly_max_head", .group = G_TOO_LARGE,
      .raw = RAW("HTTP/1.1 200 OK\r\n\r\nbody bytes beyond the limit"),
-     .max_head = 19, .rc = AH_H1_OK, .head_len = 19, .minor = 1,
-     .status = 200, .reason = "OK"},
+     .max_head = 19, .rc = AH_H1_OK, .head_len = 19, .minor = 1, .status = 200,
+     .reason = "OK"},
     {.name = "head_one_over_max_head", .group = G_TOO_LARGE,
      .raw = RAW("HTTP/1.1 200 OK\r\n\r\n"), .max_head = 18,
-     .rc = AH_H1_E_TOO_LARGE, .why = "larger than the limit"},
+     .rc = AH_H1_E_TOO_LARGE, .why = "larger than the limit", .err_at = 18},
     {.name = "long_field_over_max_head", .group = G_TOO_LARGE,
      .raw = RAW("HTTP/1.1 200 OK\r\nServer: a very long server name "
                 "that goes on and on\r\n\r\n"),
-     .max_head = 40, .rc = AH_H1_E_TOO_LARGE, .why = "larger than the limit"},
+     .max_head = 40, .rc = AH_H1_E_TOO_LARGE, .why = "larger than the limit",
+     .err_at = 40},
     {.name = "endless_fields_never_terminated", .group = G_TOO_LARGE,
      .raw = RAW("HTTP/1.1 200 OK\r\nA: 1\r\nA: 1\r\nA: 1\r\nA: 1\r\nA: 1\r\n"
                 "A: 1\r\nA: 1\r\nA: 1\r\nA: 1\r\nA: 1\r\nA: 1\r\nA: 1\r\n"),
-     .max_head = 64, .rc = AH_H1_E_TOO_LARGE, .why = "larger than the limit"},
+     .max_head = 64, .rc = AH_H1_E_TOO_LARGE, .why = "larger than the limit",
+     .err_at = 64},
     {.name = "status_line_over_max_head", .group = G_TOO_LARGE,
-     .raw = RAW("HTTP/1.1 200 OK\r\n"), .max_head = 4,
-     .rc = AH_H1_E_TOO_LARGE, .why = "larger than the limit"},
+     .raw = RAW("HTTP/1.1 200 OK\r\n"), .max_head = 4, .rc = AH_H1_E_TOO_LARGE,
+     .why = "larger than the limit", .err_at = 4},
 };
+/* clang-format on */
 
 #define CHECK(tc, k, cond)                                                     \
   do {                                                                         \
@@ -336,7 +344,8 @@ static const resp_case cases[] = {
   } while (0)
 
 static int view_is(ah__h1_str s, const char *want) {
-  return s.len == strlen(want) && (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
+  return s.len == strlen(want) &&
+         (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
 }
 
 static void check_parsed(const resp_case *tc, size_t k, const char *buf,
@@ -355,8 +364,9 @@ static void check_parsed(const resp_case *tc, size_t k, const char *buf,
   for (i = 0; i < nfields && i < out->num_headers; i++) {
     CHECK(tc, k, view_is(out->headers[i].name, tc->fields[i][0]));
     CHECK(tc, k, view_is(out->headers[i].value, tc->fields[i][1]));
-    CHECK(tc, k, out->headers[i].name.ptr >= buf &&
-                     out->headers[i].name.ptr < buf + head_len);
+    CHECK(tc, k,
+          out->headers[i].name.ptr >= buf &&
+              out->headers[i].name.ptr < buf + head_len);
   }
 }
 
@@ -396,6 +406,10 @@ static void run_case(const resp_case *tc) {
         CHECK(tc, k, rc == tc->rc);
       else
         CHECK(tc, k, rc == AH_H1_NEED_MORE || rc == tc->rc);
+      if (tc->err_at != 0 && k == tc->err_at - 1)
+        CHECK(tc, k, rc == AH_H1_NEED_MORE);
+      if (tc->err_at != 0 && k == tc->err_at)
+        CHECK(tc, k, rc == tc->rc);
       if (rc == tc->rc) {
         seen_error = 1;
         CHECK(tc, k, detail != NULL && strstr(detail, tc->why) != NULL);
@@ -508,8 +522,8 @@ static void informational_then_final_in_one_buffer(void **state) {
                      AH_H1_OK);
     assert_int_equal(out.status, want_status[i]);
     off += head_len;
-    assert_int_equal(
-        ah__h1_body_init(&body, &out, "GET", 1024, &ka, &detail), AH_H1_OK);
+    assert_int_equal(ah__h1_body_init(&body, &out, "GET", 1024, &ka, &detail),
+                     AH_H1_OK);
     if (i < 2) {
       assert_int_equal(body.framing, AH_H1_FRAMING_NONE);
       assert_int_equal(ah__h1_body_next(&body, raw + off, sizeof raw - 1 - off,

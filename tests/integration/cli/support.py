@@ -11,6 +11,8 @@ Environment (set by tests/CMakeLists.txt; defaults for running by hand):
   AHTTP_TEST_SERVER  tests/server/ahttp_test_server.py
   AHTTP_SOURCE_DIR   the source tree
   PYTHON3            the interpreter for the server
+  AHTTP_TEST_TIME_SCALE  optional factor (default 1) for the wall-time limits
+                     that timing tests assert, for slow runs (valgrind)
 
 Only 127.0.0.1 is ever used. Servers are stopped by their process id.
 """
@@ -41,6 +43,7 @@ import bodies  # noqa: E402  (tests/server/bodies.py, found through the path)
 MiB = 1 << 20
 LOCALHOST = "127.0.0.1"
 DEFAULT_RUN_TIMEOUT = 120.0  # seconds before a hung async is killed
+TIME_SCALE = float(os.environ.get("AHTTP_TEST_TIME_SCALE") or "1")
 
 # Exit codes of async (its contract).
 EXIT_OK = 0
@@ -67,7 +70,8 @@ def async_binary():
 def library_version():
     """AH_VERSION_STRING from include/ahttp.h."""
     with open(os.path.join(SOURCE_DIR, "include", "ahttp.h")) as header:
-        match = re.search(r'#define AH_VERSION_STRING "([^"]+)"', header.read())
+        match = re.search(r'#define AH_VERSION_STRING "([^"]+)"',
+                          header.read())
     return match.group(1) if match else None
 
 
@@ -425,7 +429,8 @@ class CliTestCase(unittest.TestCase):
     def run_async(self, *args, timeout=DEFAULT_RUN_TIMEOUT):
         return run_async(args, self.dir, timeout)
 
-    def get(self, target, *extra, output="out.bin", timeout=DEFAULT_RUN_TIMEOUT):
+    def get(self, target, *extra, output="out.bin",
+            timeout=DEFAULT_RUN_TIMEOUT):
         return self.run_async("-h", self.host, "-o", target, "-w", output,
                               *extra, timeout=timeout)
 
@@ -533,9 +538,10 @@ class CliTestCase(unittest.TestCase):
             result = self.run_async(*args, timeout=timeout or
                                     DEFAULT_RUN_TIMEOUT)
             self.assertFailed(result, code, needles, any_of)
-            if max_elapsed is not None and result.elapsed > max_elapsed:
+            limit = None if max_elapsed is None else max_elapsed * TIME_SCALE
+            if limit is not None and result.elapsed > limit:
                 self.fail("took %.2f s, limit %.2f s%s"
-                          % (result.elapsed, max_elapsed, result.describe()))
+                          % (result.elapsed, limit, result.describe()))
             if min_elapsed is not None and result.elapsed < min_elapsed:
                 self.fail("exited after %.2f s, before %.2f s%s"
                           % (result.elapsed, min_elapsed, result.describe()))

@@ -70,6 +70,14 @@ class CliErrorsTest(support.CliTestCase):
     def test_server_closes_without_reply(self):
         self.check_get_fails("/raw/empty-reply", support.EXIT_NETWORK)
 
+    def test_connection_reset_mid_body(self):
+        self.check_get_fails("/bytes/5000000?reset_after=100000",
+                             support.EXIT_NETWORK)
+
+    def test_connection_reset_before_body(self):
+        self.check_get_fails("/bytes/5000000?framing=chunked&reset_after=0",
+                             support.EXIT_NETWORK)
+
     def test_server_closes_mid_head(self):
         self.check_get_fails("/raw/truncated-head", support.EXIT_NETWORK)
 

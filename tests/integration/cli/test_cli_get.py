@@ -25,7 +25,8 @@ class CliGetTest(support.CliTestCase):
         sha = bodies.body_sha256(n, seed)
         self.assertFileSha("out.bin", sha, n, result)
         self.assertDirIs({"out.bin": sha}, result)
-        self.assertIn("HTTP/1.1 200 OK", result.stderr_lines, result.describe())
+        self.assertIn("HTTP/1.1 200 OK", result.stderr_lines,
+                      result.describe())
         log = self.new_log_lines()
         self.assertEqual(len(log), 1, "requests seen by the server: %s" % log)
         self.assertRegex(log[0], r"^\d+ GET %s$" % re.escape(target))
@@ -118,7 +119,8 @@ class CliGetTest(support.CliTestCase):
         data = b"hello from http/1.0\n"
         self.assertFileSha("out.bin", support.sha256_bytes(data), len(data),
                            result)
-        self.assertIn("HTTP/1.0 200 OK", result.stderr_lines, result.describe())
+        self.assertIn("HTTP/1.0 200 OK", result.stderr_lines,
+                      result.describe())
 
     # ---- HTTP status codes are data ----
 

@@ -24,7 +24,8 @@ class CliPostTest(support.CliTestCase):
                          result.describe())
         self.assertDirIs({"in.bin": sha,
                           "answer.txt": support.sha256_bytes(answer)}, result)
-        self.assertIn("HTTP/1.1 200 OK", result.stderr_lines, result.describe())
+        self.assertIn("HTTP/1.1 200 OK", result.stderr_lines,
+                      result.describe())
         log = self.new_log_lines()
         self.assertEqual(len(log), 1, "requests seen by the server: %s" % log)
         self.assertRegex(log[0], r"^\d+ POST /upload$")

@@ -106,7 +106,8 @@ class CliTraceTest(support.CliTestCase):
     def test_matcher_rejects_malformed_lines(self):
         for line in ("Callback received for handle 0x10 Status: Name Resolved",
                      "Callback received for handle 16\tStatus: Name Resolved",
-                     "Callback received for handle 0x10\tStatus: Nmae Resolved",
+                     "Callback received for handle 0x10\tStatus: "
+                     "Nmae Resolved",
                      "Callback received for handle 0x10\tStatus: "
                      "Request sent (x Bytes)"):
             with self.subTest(line):
@@ -124,7 +125,8 @@ class CliTraceTest(support.CliTestCase):
         for line in status_lines:
             self.assertTrue(support.STATUS_LINE.fullmatch(line),
                             "malformed: %r%s" % (line, result.describe()))
-        self.assertIn("HTTP/1.1 200 OK", result.stderr_lines, result.describe())
+        self.assertIn("HTTP/1.1 200 OK", result.stderr_lines,
+                      result.describe())
         self.trace_of(result, support.GET_ORDER)
 
     def test_trace_get_order(self):
