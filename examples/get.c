@@ -63,12 +63,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: get HOST PORT PATH\n");
     return 2;
   }
-  if (ah_open(NULL, AH_OPEN_TYPE_DIRECT, NULL, NULL, AH_FLAG_ASYNC,
-              &session) != AH_OK)
+  if (ah_open(NULL, AH_OPEN_TYPE_DIRECT, NULL, NULL, AH_FLAG_ASYNC, &session) !=
+      AH_OK)
     return 1;
   ah_set_status_callback(session, on_status);
-  if (ah_connect(session, argv[1], (uint16_t)atoi(argv[2]), NULL, NULL, 0,
-                 NULL, &connect) != AH_OK ||
+  if (ah_connect(session, argv[1], (uint16_t)atoi(argv[2]), NULL, NULL, 0, NULL,
+                 &connect) != AH_OK ||
       ah_open_request(connect, "GET", argv[3], 0, &j, &j.req) != AH_OK) {
     fprintf(stderr, "get: bad host or path\n");
     ah_close_handle(session);

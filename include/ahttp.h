@@ -105,26 +105,26 @@ AH_EXTERN const char *ah_err_name(int code);
 /*
  * Status codes, with WinInet's names and meaning. Where the info is text
  * (char *), `info` points to the NUL-terminated text itself and `info_len`
- * counts the NUL; where it is a uint32_t or a struct, `info` points to it. The numbers are ahttp's
- * own, dense so that a 64-bit notification mask can name each; they are
- * appended, never renumbered.
+ * counts the NUL; where it is a uint32_t or a struct, `info` points to it. The
+ * numbers are ahttp's own, dense so that a 64-bit notification mask can name
+ * each; they are appended, never renumbered.
  */
 typedef enum ah_status {
-  AH_STATUS_RESOLVING_NAME = 1,   /* info: host name (char *) */
-  AH_STATUS_NAME_RESOLVED = 2,    /* info: address text (char *) */
+  AH_STATUS_RESOLVING_NAME = 1,       /* info: host name (char *) */
+  AH_STATUS_NAME_RESOLVED = 2,        /* info: address text (char *) */
   AH_STATUS_CONNECTING_TO_SERVER = 3, /* info: address text (char *) */
   AH_STATUS_CONNECTED_TO_SERVER = 4,  /* info: address text (char *) */
   AH_STATUS_SENDING_REQUEST = 5,
-  AH_STATUS_REQUEST_SENT = 6,      /* info: uint32_t bytes just sent */
+  AH_STATUS_REQUEST_SENT = 6, /* info: uint32_t bytes just sent */
   AH_STATUS_RECEIVING_RESPONSE = 7,
   AH_STATUS_RESPONSE_RECEIVED = 8, /* info: uint32_t bytes just received */
   AH_STATUS_CLOSING_CONNECTION = 9,
   AH_STATUS_CONNECTION_CLOSED = 10,
-  AH_STATUS_HANDLE_CREATED = 11,   /* info: ah_async_result, result=handle */
-  AH_STATUS_HANDLE_CLOSING = 12,   /* info: the handle (ah_handle *) */
+  AH_STATUS_HANDLE_CREATED = 11, /* info: ah_async_result, result=handle */
+  AH_STATUS_HANDLE_CLOSING = 12, /* info: the handle (ah_handle *) */
   AH_STATUS_DETECTING_PROXY = 13,
-  AH_STATUS_REQUEST_COMPLETE = 14, /* info: ah_async_result */
-  AH_STATUS_REDIRECT = 15,         /* info: new URL (char *) */
+  AH_STATUS_REQUEST_COMPLETE = 14,      /* info: ah_async_result */
+  AH_STATUS_REDIRECT = 15,              /* info: new URL (char *) */
   AH_STATUS_INTERMEDIATE_RESPONSE = 16, /* info: uint32_t 1xx status code */
   AH_STATUS_STATE_CHANGE = 17,
   AH_STATUS_COOKIE_SENT = 18,
@@ -173,16 +173,17 @@ typedef void (*ah_status_cb)(ah_handle handle, int status, const void *info,
 #define AH_OPEN_TYPE_PROXY 2
 
 /* ah_open_request flags (WinInet's INTERNET_FLAG_*). */
-#define AH_FLAG_RELOAD 0x1u          /* accepted; ahttp has no cache */
-#define AH_FLAG_NO_CACHE_WRITE 0x2u  /* accepted; ahttp has no cache */
-#define AH_FLAG_SECURE 0x4u          /* HTTPS */
+#define AH_FLAG_RELOAD 0x1u         /* accepted; ahttp has no cache */
+#define AH_FLAG_NO_CACHE_WRITE 0x2u /* accepted; ahttp has no cache */
+#define AH_FLAG_SECURE 0x4u         /* HTTPS */
 #define AH_FLAG_NO_AUTO_REDIRECT 0x8u
 #define AH_FLAG_KEEP_CONNECTION 0x10u /* accepted; keep-alive is default */
 #define AH_FLAG_NO_KEEP_ALIVE 0x20u   /* send Connection: close */
 
 /* ah_read_ex flags. */
-#define AH_READ_NO_WAIT 0x1u /* complete with what is there (at least 1 byte
-                                 or end of body) instead of filling */
+#define AH_READ_NO_WAIT                                                        \
+  0x1u /* complete with what is there (at least 1 byte                         \
+           or end of body) instead of filling */
 
 /* ah_query_info selectors. */
 typedef enum ah_info {
@@ -262,8 +263,8 @@ AH_EXTERN int ah_set_status_callback(ah_handle handle, ah_status_cb cb);
  * '/' in it), AH_ERR_NO_MEMORY.
  */
 AH_EXTERN int ah_connect(ah_handle session, const char *host, uint16_t port,
-                         const char *user, const char *password,
-                         unsigned flags, void *context, ah_handle *out);
+                         const char *user, const char *password, unsigned flags,
+                         void *context, ah_handle *out);
 
 /*
  * Creates a request handle. `method` NULL means "GET"; it must be an HTTP
@@ -276,8 +277,8 @@ AH_EXTERN int ah_connect(ah_handle session, const char *host, uint16_t port,
  * is supported), AH_ERR_NO_MEMORY.
  */
 AH_EXTERN int ah_open_request(ah_handle connect, const char *method,
-                              const char *target, unsigned flags,
-                              void *context, ah_handle *out);
+                              const char *target, unsigned flags, void *context,
+                              ah_handle *out);
 
 /*
  * Sends the request and waits for the response headers. `headers` are

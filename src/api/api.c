@@ -221,9 +221,8 @@ int ah_open_request(ah_handle connect, const char *method, const char *target,
 /* ---- request operations ---- */
 
 static ah__request *request_of(ah__object *obj) {
-  return obj->type == AH_HANDLE_TYPE_REQUEST
-             ? &((ah__request_object *)obj)->req
-             : NULL;
+  return obj->type == AH_HANDLE_TYPE_REQUEST ? &((ah__request_object *)obj)->req
+                                             : NULL;
 }
 
 /*
@@ -257,8 +256,8 @@ static int do_send(ah__call *c, ah__object *obj) {
   return run_request_op(c, obj, op_send);
 }
 
-int ah_send_request(ah_handle request, const char *headers,
-                    size_t headers_len, const void *body, size_t body_len) {
+int ah_send_request(ah_handle request, const char *headers, size_t headers_len,
+                    const void *body, size_t body_len) {
   ah__call c;
   memset(&c, 0, sizeof c);
   c.fn = do_send;
@@ -300,8 +299,7 @@ static int do_write(ah__call *c, ah__object *obj) {
   return run_request_op(c, obj, op_write);
 }
 
-int ah_write(ah_handle request, const void *buf, size_t len,
-             size_t *written) {
+int ah_write(ah_handle request, const void *buf, size_t len, size_t *written) {
   ah__call c;
   memset(&c, 0, sizeof c);
   c.fn = do_write;
@@ -367,8 +365,8 @@ static int do_query(ah__call *c, ah__object *obj) {
   return ah__request_query(r, c->i1, c->s1, c->flags, c->ptr, c->n_out);
 }
 
-int ah_query_info(ah_handle request, int info, const char *name,
-                  unsigned index, void *buf, size_t *len) {
+int ah_query_info(ah_handle request, int info, const char *name, unsigned index,
+                  void *buf, size_t *len) {
   ah__call c;
   memset(&c, 0, sizeof c);
   c.fn = do_query;

@@ -43,8 +43,8 @@ struct ah__object {
   ah_status_cb cb;
   void *context;
   ah__options opts;
-  int closing;       /* the handle is invalid; teardown has begun */
-  int closing_sent;  /* HANDLE_CLOSING is queued: nothing may follow it */
+  int closing;      /* the handle is invalid; teardown has begun */
+  int closing_sent; /* HANDLE_CLOSING is queued: nothing may follow it */
   int error;
   char detail[256];
 };
@@ -158,8 +158,7 @@ void ah__session_mark_detached(ah__session *s);
 void ah__options_defaults(ah__options *o);
 int ah__options_copy(ah__options *dst, const ah__options *src);
 void ah__options_free(ah__options *o);
-int ah__set_option(ah__object *obj, int option, const void *value,
-                   size_t size);
+int ah__set_option(ah__object *obj, int option, const void *value, size_t size);
 int ah__get_option(ah__object *obj, int option, void *value, size_t *size);
 
 #endif

@@ -153,9 +153,9 @@ static void deliver(ah__session *s) {
       continue;
     }
     if (obj->cb != NULL)
-      obj->cb(obj->handle, ev.status, ev.has_info ? (const void *)&ev.info
-                                                  : NULL,
-              ev.len, obj->context);
+      obj->cb(obj->handle, ev.status,
+              ev.has_info ? (const void *)&ev.info : NULL, ev.len,
+              obj->context);
     if (ev.status == AH_STATUS_HANDLE_CLOSING) {
       if (obj->type == AH_HANDLE_TYPE_SESSION)
         begin_shutdown(s);

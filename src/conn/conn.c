@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 enum conn_state { RESOLVING, CONNECTING, OPEN, CLOSED };
@@ -161,8 +162,7 @@ static void on_timer(uv_timer_t *timer) {
       c->ops->written(c->owner, AH_ERR_TIMEOUT, c->detail);
   } else if (c->receive_deadline != 0 && now >= c->receive_deadline) {
     ah__conn_read_stop(c);
-    snprintf(c->detail, sizeof c->detail, "receive from %s timed out",
-             c->peer);
+    snprintf(c->detail, sizeof c->detail, "receive from %s timed out", c->peer);
     if (c->ops != NULL)
       c->ops->read_end(c->owner, AH_ERR_TIMEOUT, c->detail);
   }
@@ -184,9 +184,7 @@ static void conn_unref(ah__conn *c) {
     conn_free(c);
 }
 
-static void on_handle_closed(uv_handle_t *handle) {
-  conn_unref(handle->data);
-}
+static void on_handle_closed(uv_handle_t *handle) { conn_unref(handle->data); }
 
 static void status(ah__conn *c, int st, const char *text) {
   if (c->ops != NULL && c->ops->status != NULL)
@@ -313,8 +311,9 @@ static void try_next_address(ah__conn *c) {
              c->peer[0] ? c->peer : c->host);
     fail_connect(c, AH_ERR_TIMEOUT, c->detail);
   } else {
-    set_detail(c, "connect", c->last_connect_error ? c->last_connect_error
-                                                   : UV_EADDRNOTAVAIL);
+    set_detail(c, "connect",
+               c->last_connect_error ? c->last_connect_error
+                                     : UV_EADDRNOTAVAIL);
     fail_connect(c, AH_ERR_CANNOT_CONNECT, c->detail);
   }
 }
@@ -347,6 +346,17 @@ static void on_resolved(uv_getaddrinfo_t *req, int rc, struct addrinfo *res) {
   conn_unref(c);
 }
 
+/* RFC 6761 6.4: names under "invalid" never resolve, and resolvers
+ * should not ask the DNS about them. */
+static int is_invalid_tld(const char *host) {
+  size_t len = strlen(host);
+  if (len > 0 && host[len - 1] == '.')
+    len--;
+  if (len == 7)
+    return strncasecmp(host, "invalid", 7) == 0;
+  return len > 8 && strncasecmp(host + len - 8, ".invalid", 8) == 0;
+}
+
 static int start_resolve(ah__conn *c) {
   struct addrinfo hints;
   char service[8];
@@ -367,10 +377,15 @@ static int start_resolve(ah__conn *c) {
   hints.ai_protocol = IPPROTO_TCP;
   snprintf(service, sizeof service, "%u", (unsigned)c->port);
   status(c, AH_STATUS_RESOLVING_NAME, c->host);
+  if (is_invalid_tld(c->host)) {
+    snprintf(c->detail, sizeof c->detail,
+             "cannot resolve '%s': names under .invalid never resolve",
+             c->host);
+    return AH_ERR_NAME_NOT_RESOLVED;
+  }
   c->gai.data = c;
   c->refs++;
-  rc = uv_getaddrinfo(c->io->loop, &c->gai, on_resolved, name, service,
-                      &hints);
+  rc = uv_getaddrinfo(c->io->loop, &c->gai, on_resolved, name, service, &hints);
   if (rc != 0) {
     c->gai.data = NULL;
     c->refs--;
@@ -418,6 +433,10 @@ int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
   *out = c;
   *reused = 0;
   rc = start_resolve(c);
+  if (rc == AH_ERR_NAME_NOT_RESOLVED) {
+    fail_connect(c, rc, c->detail); /* the owner hears it as usual */
+    return AH_OK;
+  }
   if (rc != AH_OK) {
     c->ops = NULL;
     ah__conn_close(c);
@@ -468,8 +487,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       c->ops->read_end(c->owner, AH_OK, NULL);
     } else {
       err = map_uv_error((int)nread, AH_ERR_CONNECTION_RESET);
-      c->ops->read_end(c->owner, err, set_detail(c, "receive from",
-                                                 (int)nread));
+      c->ops->read_end(c->owner, err,
+                       set_detail(c, "receive from", (int)nread));
     }
   }
   conn_unref(c);

@@ -16,10 +16,10 @@
 
 enum {
   AH_H1_OK = 0,
-  AH_H1_NEED_MORE = 1,   /* head incomplete: call again with more bytes */
-  AH_H1_BODY_DATA = 2,   /* body_next: a data span was produced */
-  AH_H1_BODY_DONE = 3,   /* body_next: the message body is complete */
-  AH_H1_E_SYNTAX = -1,   /* malformed status line, header or chunk */
+  AH_H1_NEED_MORE = 1,    /* head incomplete: call again with more bytes */
+  AH_H1_BODY_DATA = 2,    /* body_next: a data span was produced */
+  AH_H1_BODY_DONE = 3,    /* body_next: the message body is complete */
+  AH_H1_E_SYNTAX = -1,    /* malformed status line, header or chunk */
   AH_H1_E_TOO_LARGE = -2, /* header block over the caller's limit */
   AH_H1_E_TOO_MANY = -3,  /* more header fields than the caller's array */
   AH_H1_E_FRAMING = -4,   /* conflicting or invalid Content-Length /
@@ -157,16 +157,16 @@ void ah__h1_body_skip(ah__h1_body *body, uint64_t n);
 
 /* A request head to serialize. */
 typedef struct ah__h1_request {
-  const char *method;    /* token */
-  const char *target;    /* origin-form or absolute-form */
-  const char *host;      /* Host header value (with :port when not default) */
+  const char *method;     /* token */
+  const char *target;     /* origin-form or absolute-form */
+  const char *host;       /* Host header value (with :port when not default) */
   const char *user_agent; /* may be NULL: no User-Agent header */
-  const char *extra;     /* caller's header lines, CRLF-separated, already
-                            validated; may be NULL */
+  const char *extra;      /* caller's header lines, CRLF-separated, already
+                             validated; may be NULL */
   size_t extra_len;
-  int has_body;          /* send Content-Length: content_length */
+  int has_body; /* send Content-Length: content_length */
   uint64_t content_length;
-  int close;             /* send Connection: close */
+  int close; /* send Connection: close */
 } ah__h1_request;
 
 /*

@@ -57,6 +57,17 @@ static void complete(ah__request *r, int err, uintptr_t result) {
   r->hooks->complete(r, err, result);
 }
 
+/* Reports bytes read while uploading, so that the response phase's
+ * statuses never interleave with the upload's (DESIGN.md event order). */
+static void report_unreported(ah__request *r) {
+  if (r->unreported > 0) {
+    announce_receiving(r);
+    emit_count(r, AH_STATUS_RESPONSE_RECEIVED, r->unreported);
+    r->receiving_announced = 0;
+    r->unreported = 0;
+  }
+}
+
 /* ---- set-up ---- */
 
 int ah__request_init(ah__request *r, const ah__request_params *p) {
@@ -118,8 +129,8 @@ static void fail(ah__request *r, int err, const char *detail) {
 /* ---- the request head ---- */
 
 static int is_idempotent(const char *method) {
-  static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE",
-                                     "PUT", "DELETE"};
+  static const char *const safe[] = {"GET",   "HEAD", "OPTIONS",
+                                     "TRACE", "PUT",  "DELETE"};
   size_t i;
   for (i = 0; i < sizeof safe / sizeof safe[0]; i++)
     if (strcmp(method, safe[i]) == 0)
@@ -228,8 +239,8 @@ int ah__request_send(ah__request *r, const char *headers, size_t headers_len,
   return begin_send(r);
 }
 
-int ah__request_send_ex(ah__request *r, const char *headers,
-                        size_t headers_len, uint64_t total) {
+int ah__request_send_ex(ah__request *r, const char *headers, size_t headers_len,
+                        uint64_t total) {
   int rc;
   if (r->state != AH_REQ_IDLE || r->op != AH_OP_NONE)
     return AH_ERR_INCORRECT_HANDLE_STATE;
@@ -317,8 +328,10 @@ static void await_head(ah__request *r) {
     fail(r, rc, "cannot read from the connection");
     return;
   }
-  if (r->rend > r->rstart)
+  if (r->rend > r->rstart) {
+    report_unreported(r);
     parse_head(r); /* bytes that came during the upload */
+  }
 }
 
 int ah__request_end(ah__request *r) {
@@ -336,6 +349,7 @@ int ah__request_end(ah__request *r) {
   r->op = AH_OP_END;
   if (r->early_answer) {
     r->state = AH_REQ_AWAIT_HEAD;
+    report_unreported(r);
     parse_head(r); /* the answer is buffered: it completes right away */
   } else {
     await_head(r);
@@ -346,8 +360,8 @@ int ah__request_end(ah__request *r) {
 /* ---- retry of an idempotent request on a stale pooled connection ---- */
 
 static int can_retry(const ah__request *r) {
-  return r->reused && !r->retried && !r->got_response_bytes &&
-         !r->streaming && is_idempotent(r->method);
+  return r->reused && !r->retried && !r->got_response_bytes && !r->streaming &&
+         is_idempotent(r->method);
 }
 
 static void retry(ah__request *r) {
@@ -380,8 +394,9 @@ static void on_connected(void *owner, int err, const char *detail) {
 static void on_written(void *owner, int err, const char *detail) {
   ah__request *r = owner;
   size_t n;
-  if (r->op == AH_OP_WRITE && r->early_answer) {
-    /* The answer is buffered; ah_end_request delivers it. */
+  if (r->op == AH_OP_WRITE && r->early_answer && err != AH_OK) {
+    /* The server stopped taking the body after it answered; the answer
+     * is buffered and ah_end_request delivers it. */
     set_detail(r, AH_ERR_CONNECTION_ABORTED,
                "the server answered before the whole body was sent");
     complete(r, AH_ERR_CONNECTION_ABORTED, 0);
@@ -425,8 +440,7 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
   ah__request *r = owner;
   uint64_t direct;
   size_t space;
-  if (r->state == AH_REQ_BODY && r->op == AH_OP_READ &&
-      r->rstart == r->rend) {
+  if (r->state == AH_REQ_BODY && r->op == AH_OP_READ && r->rstart == r->rend) {
     direct = ah__h1_body_direct(&r->body);
     space = r->ulen - r->ufill;
     if (direct > 0 && space > 0) {
@@ -471,8 +485,7 @@ static int has_final_head(ah__request *r) {
     resp.headers = r->headers;
     resp.num_headers = MAX_HEADERS;
     rc = ah__h1_parse_response(r->rbuf + off, r->rend - off,
-                               r->max_header_bytes, &resp, &head_len,
-                               &detail);
+                               r->max_header_bytes, &resp, &head_len, &detail);
     if (rc == AH_H1_NEED_MORE)
       return 0;
     if (rc != AH_H1_OK || resp.status >= 200 || resp.status == 101)
@@ -495,16 +508,17 @@ static void on_upload_data(ah__request *r) {
 static void on_data(void *owner, char *data, size_t n) {
   ah__request *r = owner;
   r->got_response_bytes = 1;
+  if (r->state == AH_REQ_UPLOADING) {
+    r->rend += n;
+    r->unreported += n;
+    on_upload_data(r);
+    return;
+  }
   announce_receiving(r);
   emit_count(r, AH_STATUS_RESPONSE_RECEIVED, n);
   r->receiving_announced = 0;
   if (r->conn == NULL)
     return;
-  if (r->state == AH_REQ_UPLOADING) {
-    r->rend += n;
-    on_upload_data(r);
-    return;
-  }
   if (r->op == AH_OP_READ && data == r->ubuf + r->ufill &&
       r->rstart == r->rend) {
     ah__h1_body_skip(&r->body, n);
@@ -561,8 +575,8 @@ static int keep_head(ah__request *r, size_t head_len) {
   /* Parse the copy again so the views outlive the staging buffer. */
   r->resp.headers = r->headers;
   r->resp.num_headers = MAX_HEADERS;
-  if (ah__h1_parse_response(r->resp_head, head_len, head_len + 1, &r->resp,
-                            &hl, &detail) != AH_H1_OK)
+  if (ah__h1_parse_response(r->resp_head, head_len, head_len + 1, &r->resp, &hl,
+                            &detail) != AH_H1_OK)
     return AH_ERR_INTERNAL;
   return AH_OK;
 }
@@ -619,7 +633,9 @@ static void parse_head(ah__request *r) {
     fail(r, AH_ERR_PROTOCOL, detail);
     return;
   }
-  r->keep_alive = keep_alive && !r->early_answer &&
+  /* A connection whose upload was cut short by an early answer has
+   * unsent body bytes owed to it: never reuse it. */
+  r->keep_alive = keep_alive && r->upload_sent == r->upload_total &&
                   !(r->flags & AH_FLAG_NO_KEEP_ALIVE);
   r->state = AH_REQ_BODY;
   ah__conn_read_stop(r->conn);
@@ -806,8 +822,8 @@ static int copy_number(uint64_t v, size_t size, void *buf, size_t *len) {
   return AH_OK;
 }
 
-static const ah__h1_header *find_header(const ah__request *r,
-                                        const char *name, unsigned index) {
+static const ah__h1_header *find_header(const ah__request *r, const char *name,
+                                        unsigned index) {
   size_t i;
   for (i = 0; i < r->resp.num_headers; i++)
     if (ah__h1_str_ieq(r->resp.headers[i].name, name) && index-- == 0)
@@ -818,8 +834,8 @@ static const ah__h1_header *find_header(const ah__request *r,
 static int query_raw_headers(const ah__request *r, void *buf, size_t *len) {
   size_t need = 0, i, off = 0;
   char line[64];
-  int n = snprintf(line, sizeof line, "HTTP/1.%d %03d ",
-                   r->resp.minor_version, r->resp.status);
+  int n = snprintf(line, sizeof line, "HTTP/1.%d %03d ", r->resp.minor_version,
+                   r->resp.status);
   char *out = buf;
   need = (size_t)n + r->resp.reason.len + 2;
   for (i = 0; i < r->resp.num_headers; i++)
@@ -877,9 +893,9 @@ int ah__request_query(ah__request *r, int info, const char *name,
     char url[2048];
     int bracket = strchr(r->host, ':') != NULL && r->host[0] != '[';
     int n = r->port == AH_DEFAULT_HTTP_PORT
-                ? snprintf(url, sizeof url, bracket ? "http://[%s]%s"
-                                                    : "http://%s%s",
-                           r->host, r->target)
+                ? snprintf(url, sizeof url,
+                           bracket ? "http://[%s]%s" : "http://%s%s", r->host,
+                           r->target)
                 : snprintf(url, sizeof url,
                            bracket ? "http://[%s]:%u%s" : "http://%s:%u%s",
                            r->host, (unsigned)r->port, r->target);

@@ -43,18 +43,23 @@ typedef struct ah__request_params {
 } ah__request_params;
 
 enum ah__request_state {
-  AH_REQ_IDLE,        /* not sent yet */
-  AH_REQ_SENDING,     /* connecting, sending the head (and small body) */
-  AH_REQ_UPLOADING,   /* head sent; the caller streams the body */
-  AH_REQ_AWAIT_HEAD,  /* waiting for the final response head */
-  AH_REQ_BODY,        /* head received; body being read */
-  AH_REQ_DONE,        /* body read to its end */
-  AH_REQ_FAILED,      /* an error ended the exchange */
+  AH_REQ_IDLE,       /* not sent yet */
+  AH_REQ_SENDING,    /* connecting, sending the head (and small body) */
+  AH_REQ_UPLOADING,  /* head sent; the caller streams the body */
+  AH_REQ_AWAIT_HEAD, /* waiting for the final response head */
+  AH_REQ_BODY,       /* head received; body being read */
+  AH_REQ_DONE,       /* body read to its end */
+  AH_REQ_FAILED,     /* an error ended the exchange */
   AH_REQ_CANCELLED
 };
 
-enum ah__request_op { AH_OP_NONE, AH_OP_SEND, AH_OP_WRITE, AH_OP_END,
-                      AH_OP_READ };
+enum ah__request_op {
+  AH_OP_NONE,
+  AH_OP_SEND,
+  AH_OP_WRITE,
+  AH_OP_END,
+  AH_OP_READ
+};
 
 struct ah__request {
   const ah__request_hooks *hooks;
@@ -72,11 +77,13 @@ struct ah__request {
   enum ah__request_state state;
   enum ah__request_op op;
   ah__conn *conn;
-  int reused;     /* the current connection came from the pool */
-  int retried;    /* the one transparent retry was used */
-  int streaming;  /* body comes through write/end */
+  int reused;    /* the current connection came from the pool */
+  int retried;   /* the one transparent retry was used */
+  int streaming; /* body comes through write/end */
   int got_response_bytes;
-  int early_answer;      /* the server answered before the upload ended */
+  int early_answer;        /* the server answered before the upload ended */
+  size_t unreported;       /* bytes read during the upload, reported when
+                              ah_end_request starts the response phase */
   int receiving_announced; /* RECEIVING_RESPONSE sent for the next read */
 
   /* Outgoing. */
@@ -119,8 +126,8 @@ void ah__request_dispose(ah__request *r);
  * hooks->complete) or an AH_ERR_* (nothing pending). */
 int ah__request_send(ah__request *r, const char *headers, size_t headers_len,
                      const void *body, size_t body_len);
-int ah__request_send_ex(ah__request *r, const char *headers,
-                        size_t headers_len, uint64_t total);
+int ah__request_send_ex(ah__request *r, const char *headers, size_t headers_len,
+                        uint64_t total);
 int ah__request_write(ah__request *r, const void *buf, size_t len,
                       size_t *written);
 int ah__request_end(ah__request *r);

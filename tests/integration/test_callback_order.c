@@ -143,9 +143,8 @@ static void get_order_case(unsigned flags) {
   assert_ah(ah_connect(f.session, "127.0.0.1", f.server.port, NULL, NULL, 0,
                        &ctx_c, &connect),
             AH_OK);
-  assert_ah(ah_open_request(connect, "GET",
-                            "/slow/4096?delay_ms=30&piece=1024", 0, &ctx_r,
-                            &req),
+  assert_ah(ah_open_request(connect, "GET", "/slow/4096?delay_ms=30&piece=1024",
+                            0, &ctx_r, &req),
             AH_OK);
   pattern p = {""};
   pat_add(&p, "^CP?rnckSs+V[Vv]*v");
@@ -294,8 +293,8 @@ static void test_order_pooled_connection_skips_connect_statuses(void **state) {
  * A close-delimited body ends with the server closing: the request sees
  * CLOSING_CONNECTION then CONNECTION_CLOSED, before its HANDLE_CLOSING.
  */
-static void test_order_close_delimited_body_reports_connection_closing(
-    void **state) {
+static void
+test_order_close_delimited_body_reports_connection_closing(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -332,8 +331,8 @@ static size_t masked_get(ah_handle req) {
  * a request sees HANDLE_CREATED, its REQUEST_COMPLETEs (always sent) and
  * HANDLE_CLOSING (always sent), nothing else.
  */
-static void test_notification_mask_on_session_suppresses_statuses(
-    void **state) {
+static void
+test_notification_mask_on_session_suppresses_statuses(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -348,8 +347,7 @@ static void test_notification_mask_on_session_suppresses_statuses(
   ah_handle req = t_open_request(connect, "GET", "/bytes/4096");
   uint64_t got = 0;
   size_t len = sizeof(got);
-  assert_ah(ah_get_option(req, AH_OPTION_NOTIFICATION_MASK, &got, &len),
-            AH_OK);
+  assert_ah(ah_get_option(req, AH_OPTION_NOTIFICATION_MASK, &got, &len), AH_OK);
   assert_int_equal(len, sizeof(got));
   assert_true(got == mask);
   size_t pending = masked_get(req);
@@ -362,17 +360,17 @@ static void test_notification_mask_on_session_suppresses_statuses(
 }
 
 /* A mask set on a request keeps only the statuses it names. */
-static void test_notification_mask_on_request_keeps_named_statuses(
-    void **state) {
+static void
+test_notification_mask_on_request_keeps_named_statuses(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
   ah_handle req = t_open_request(f.connect, "GET", "/bytes/100000");
   uint64_t mask = AH_NOTIFY(AH_STATUS_REQUEST_SENT) |
                   AH_NOTIFY(AH_STATUS_RESPONSE_RECEIVED);
-  assert_ah(ah_set_option(req, AH_OPTION_NOTIFICATION_MASK, &mask,
-                          sizeof(mask)),
-            AH_OK);
+  assert_ah(
+      ah_set_option(req, AH_OPTION_NOTIFICATION_MASK, &mask, sizeof(mask)),
+      AH_OK);
   size_t pending = masked_get(req);
   t_close(req);
   /* HANDLE_CREATED may have been delivered before the mask was set. */
@@ -382,8 +380,8 @@ static void test_notification_mask_on_request_keeps_named_statuses(
 }
 
 /* A mask of the wrong size is refused. */
-static void test_notification_mask_wrong_size_is_invalid_parameter(
-    void **state) {
+static void
+test_notification_mask_wrong_size_is_invalid_parameter(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -398,8 +396,7 @@ static void test_notification_mask_wrong_size_is_invalid_parameter(
  * Closing a session from the main thread returns only after every handle
  * under it got HANDLE_CLOSING, children before parents, the session last.
  */
-static void test_session_close_returns_after_all_handle_closing(
-    void **state) {
+static void test_session_close_returns_after_all_handle_closing(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -455,6 +452,8 @@ static void test_context_option_changes_callback_context(void **state) {
   t_teardown(&f);
 }
 
+/* One entry a line: CMake reads the names from these lines. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_order_get_new_connection_async),
     cmocka_unit_test(test_order_get_new_connection_sync),
@@ -468,5 +467,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_session_close_returns_after_all_handle_closing),
     cmocka_unit_test(test_context_option_changes_callback_context),
 };
+/* clang-format on */
 
 AH_TEST_MAIN(tests)

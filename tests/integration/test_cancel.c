@@ -85,9 +85,9 @@ static void close_in_callback_case(const char *host, int status,
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   ah_handle connect = NULL;
-  assert_ah(ah_connect(f.session, host, f.server.port, NULL, NULL, 0, NULL,
-                       &connect),
-            AH_OK);
+  assert_ah(
+      ah_connect(f.session, host, f.server.port, NULL, NULL, 0, NULL, &connect),
+      AH_OK);
   ah_handle req = t_open_request(connect, "GET", target);
   closer c = {req, status, req, 0, 0};
   rec_set_hook(close_hook, &c);
@@ -422,6 +422,8 @@ static void test_cancel_session_close_in_callback(void **state) {
   t_teardown(&f);
 }
 
+/* One entry a line: CMake reads the names from these lines. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cancel_in_resolving_name_callback),
     cmocka_unit_test(test_cancel_in_connecting_callback),
@@ -440,5 +442,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cancel_session_close_closes_everything),
     cmocka_unit_test(test_cancel_session_close_in_callback),
 };
+/* clang-format on */
 
 AH_TEST_MAIN(tests)

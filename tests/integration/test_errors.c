@@ -80,7 +80,8 @@ static void test_errors_sync_refused_port_is_cannot_connect(void **state) {
 static void test_errors_unresolvable_host_is_name_not_resolved(void **state) {
   (void)state;
   static const char host[] =
-      "nosuch-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.invalid";
+      "nosuch-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx."
+      "invalid";
   send_fails_case(AH_FLAG_ASYNC, host, 80, AH_ERR_NAME_NOT_RESOLVED);
 }
 
@@ -199,16 +200,15 @@ RAW_HEAD_TEST(test_errors_raw_bare_cr_header_is_protocol, "bare-cr-header",
               AH_ERR_PROTOCOL)
 RAW_HEAD_TEST(test_errors_raw_nul_in_header_is_protocol, "nul-in-header",
               AH_ERR_PROTOCOL)
-RAW_HEAD_TEST(test_errors_raw_obs_fold_is_protocol, "obs-fold",
-              AH_ERR_PROTOCOL)
+RAW_HEAD_TEST(test_errors_raw_obs_fold_is_protocol, "obs-fold", AH_ERR_PROTOCOL)
 RAW_HEAD_TEST(test_errors_raw_space_before_colon_is_protocol,
               "space-before-colon", AH_ERR_PROTOCOL)
 RAW_HEAD_TEST(test_errors_raw_header_no_colon_is_protocol, "header-no-colon",
               AH_ERR_PROTOCOL)
 RAW_HEAD_TEST(test_errors_raw_huge_header_is_protocol, "huge-header",
               AH_ERR_PROTOCOL)
-RAW_HEAD_TEST(test_errors_raw_empty_reply_is_connection_aborted,
-              "empty-reply", AH_ERR_CONNECTION_ABORTED)
+RAW_HEAD_TEST(test_errors_raw_empty_reply_is_connection_aborted, "empty-reply",
+              AH_ERR_CONNECTION_ABORTED)
 RAW_HEAD_TEST(test_errors_raw_truncated_head_is_connection_aborted,
               "truncated-head", AH_ERR_CONNECTION_ABORTED)
 
@@ -314,20 +314,20 @@ static void test_errors_raw_304_with_cl_has_no_body(void **state) {
   raw_ok_case("status-304-with-cl", 304, "", 0);
 }
 
-static void test_errors_raw_chunked_trailers_and_extensions_are_ok(
-    void **state) {
+static void
+test_errors_raw_chunked_trailers_and_extensions_are_ok(void **state) {
   (void)state;
   raw_ok_case("chunked-trailers", 200, "hello world", 0);
 }
 
-static void test_errors_raw_100_continue_is_intermediate_response(
-    void **state) {
+static void
+test_errors_raw_100_continue_is_intermediate_response(void **state) {
   (void)state;
   raw_ok_case("continue-then-200", 200, "hello", 100);
 }
 
-static void test_errors_raw_103_early_hints_is_intermediate_response(
-    void **state) {
+static void
+test_errors_raw_103_early_hints_is_intermediate_response(void **state) {
   (void)state;
   raw_ok_case("early-hints-then-200", 200, "hello", 103);
 }
@@ -337,8 +337,7 @@ static void test_errors_raw_lf_only_lines_are_accepted(void **state) {
   raw_ok_case("lf-only", 200, "hello", 0);
 }
 
-static void test_errors_raw_te_without_chunked_reads_until_close(
-    void **state) {
+static void test_errors_raw_te_without_chunked_reads_until_close(void **state) {
   (void)state;
   raw_ok_case("te-gzip-close", 200, "not really gzip", 0);
 }
@@ -411,6 +410,8 @@ static void test_errors_unknown_path_is_404_with_text(void **state) {
   t_teardown(&f);
 }
 
+/* One entry a line: CMake reads the names from these lines. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_errors_refused_port_is_cannot_connect),
     cmocka_unit_test(test_errors_sync_refused_port_is_cannot_connect),
@@ -457,5 +458,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_errors_204_has_no_body),
     cmocka_unit_test(test_errors_unknown_path_is_404_with_text),
 };
+/* clang-format on */
 
 AH_TEST_MAIN(tests)

@@ -154,8 +154,8 @@ static void no_wait_case(unsigned flags) {
   t_setup(&f, flags, 0);
   char want[80];
   head_sha(f.connect, 65536, want);
-  ah_handle req = t_open_request(f.connect, "GET",
-                                 "/slow/65536?delay_ms=10&piece=4096");
+  ah_handle req =
+      t_open_request(f.connect, "GET", "/slow/65536?delay_ms=10&piece=4096");
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
   char hex[65];
@@ -286,8 +286,8 @@ static void test_get_query_info_status_line_and_headers(void **state) {
 }
 
 /* What the client sends: request line, Host, User-Agent, extra headers. */
-static void test_get_request_head_has_host_user_agent_and_extra_headers(
-    void **state) {
+static void
+test_get_request_head_has_host_user_agent_and_extra_headers(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -326,13 +326,16 @@ static void test_get_user_agent_option_is_sent(void **state) {
   ah_handle req = t_open_request(connect, "GET", "/echo");
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   char *head = t_read_text(req);
-  assert_non_null(strstr(head, "\r\nUser-Agent: ahttp-test/1.0 (integration)\r\n"));
+  assert_non_null(
+      strstr(head, "\r\nUser-Agent: ahttp-test/1.0 (integration)\r\n"));
   free(head);
   t_close(req);
   t_close(connect);
   t_teardown(&f);
 }
 
+/* One entry a line: CMake reads the names from these lines. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_get_length_0),
     cmocka_unit_test(test_get_length_1),
@@ -370,5 +373,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_get_request_head_has_host_user_agent_and_extra_headers),
     cmocka_unit_test(test_get_user_agent_option_is_sent),
 };
+/* clang-format on */
 
 AH_TEST_MAIN(tests)

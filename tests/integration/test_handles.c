@@ -63,9 +63,15 @@ static void test_handles_null_is_invalid_everywhere(void **state) {
 /* Made-up values: never crash, always refused, with or without sessions. */
 static void test_handles_made_up_values_are_invalid_everywhere(void **state) {
   (void)state;
-  static const uintptr_t values[] = {
-      0x12345, 0x1, 0x2, 0x3, 0xdeadbeef, (uintptr_t)-1, (uintptr_t)-4096,
-      (uintptr_t)1 << 40, (uintptr_t)0x7fffffff << 32};
+  static const uintptr_t values[] = {0x12345,
+                                     0x1,
+                                     0x2,
+                                     0x3,
+                                     0xdeadbeef,
+                                     (uintptr_t)-1,
+                                     (uintptr_t)-4096,
+                                     (uintptr_t)1 << 40,
+                                     (uintptr_t)0x7fffffff << 32};
   rec_reset();
   for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
     assert_invalid_everywhere((ah_handle)values[i]);
@@ -97,8 +103,8 @@ static void test_handles_closed_request_is_invalid_immediately(void **state) {
 }
 
 /* A request closed and gone, and handles opened after it reuse nothing. */
-static void test_handles_closed_request_is_invalid_after_handle_closing(
-    void **state) {
+static void
+test_handles_closed_request_is_invalid_after_handle_closing(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -116,8 +122,7 @@ static void test_handles_closed_request_is_invalid_after_handle_closing(
 }
 
 /* After the session closed, its connect handles and requests are invalid. */
-static void test_handles_closed_session_and_children_are_invalid(
-    void **state) {
+static void test_handles_closed_session_and_children_are_invalid(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -173,20 +178,20 @@ static void test_handles_wrong_type_is_incorrect_handle_type(void **state) {
  * A request's option asked of a session or connect handle is "unknown
  * option for this handle" (the errors ah_get_option documents).
  */
-static void test_handles_request_option_on_session_is_invalid_option(
-    void **state) {
+static void
+test_handles_request_option_on_session_is_invalid_option(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
   uint32_t reused = 0;
   size_t len = sizeof(reused);
-  assert_ah(ah_get_option(f.session, AH_OPTION_CONNECTION_REUSED, &reused,
-                          &len),
-            AH_ERR_INVALID_OPTION);
+  assert_ah(
+      ah_get_option(f.session, AH_OPTION_CONNECTION_REUSED, &reused, &len),
+      AH_ERR_INVALID_OPTION);
   len = sizeof(reused);
-  assert_ah(ah_get_option(f.connect, AH_OPTION_CONNECTION_REUSED, &reused,
-                          &len),
-            AH_ERR_INVALID_OPTION);
+  assert_ah(
+      ah_get_option(f.connect, AH_OPTION_CONNECTION_REUSED, &reused, &len),
+      AH_ERR_INVALID_OPTION);
   t_teardown(&f);
 }
 
@@ -261,15 +266,15 @@ static void test_handles_second_pending_operation_is_refused(void **state) {
 }
 
 /* Methods, targets and hosts that would break the request line. */
-static void test_handles_bad_method_target_host_are_invalid_parameter(
-    void **state) {
+static void
+test_handles_bad_method_target_host_are_invalid_parameter(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
   static const char *const targets[] = {
       "/a b", "/a\r\nX-Injected: 1", "/a\n", "/a\r", "a", "", "http://x/"};
-  static const char *const methods[] = {"GE T", "G\r\nET", "", "GET/",
-                                        "GET\n", "G:T"};
+  static const char *const methods[] = {"GE T", "G\r\nET", "",
+                                        "GET/", "GET\n",   "G:T"};
   static const char *const hosts[] = {"", "a b", "a/b", "a\r\nb", "a\nb"};
   const int P = AH_ERR_INVALID_PARAMETER;
   ah_handle out = NULL;
@@ -514,6 +519,8 @@ static void test_handles_status_names(void **state) {
   assert_non_null(ah_status_name(9999));
 }
 
+/* One entry a line: CMake reads the names from these lines. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_handles_null_is_invalid_everywhere),
     cmocka_unit_test(test_handles_made_up_values_are_invalid_everywhere),
@@ -531,5 +538,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_handles_error_names_and_texts),
     cmocka_unit_test(test_handles_status_names),
 };
+/* clang-format on */
 
 AH_TEST_MAIN(tests)

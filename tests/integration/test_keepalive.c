@@ -47,9 +47,9 @@ static size_t log_count(const char *log, unsigned long conn_id,
 static void open_connect(uint16_t port, ah_handle *session,
                          ah_handle *connect) {
   t_open_session(AH_FLAG_ASYNC, session);
-  assert_ah(ah_connect(*session, "127.0.0.1", port, NULL, NULL, 0, NULL,
-                       connect),
-            AH_OK);
+  assert_ah(
+      ah_connect(*session, "127.0.0.1", port, NULL, NULL, 0, NULL, connect),
+      AH_OK);
 }
 
 static void close_session_and_check(ah_handle session) {
@@ -64,8 +64,8 @@ static void close_session_and_check(ah_handle session) {
  * read to the end and closed: the first opens the connection, the others
  * reuse it, and nginx saw one connection with five requests on it.
  */
-static void test_keepalive_nginx_sequential_gets_share_one_connection(
-    void **state) {
+static void
+test_keepalive_nginx_sequential_gets_share_one_connection(void **state) {
   (void)state;
   static const size_t sizes[] = {0, 1, 4096, 100000, 1 << 20};
   enum { N = sizeof(sizes) / sizeof(sizes[0]) };
@@ -163,14 +163,13 @@ static unsigned long get_conn_id(ah_handle connect, const char *target,
 }
 
 /* Scripted server: three GETs (length, chunked, length) on one connection. */
-static void test_keepalive_server_sequential_gets_share_one_connection(
-    void **state) {
+static void
+test_keepalive_server_sequential_gets_share_one_connection(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
-  static const char *const targets[] = {"/bytes/1000",
-                                        "/bytes/5000?framing=chunked",
-                                        "/bytes/0"};
+  static const char *const targets[] = {
+      "/bytes/1000", "/bytes/5000?framing=chunked", "/bytes/0"};
   for (unsigned long i = 0; i < 3; i++) {
     uint32_t reused = 99;
     unsigned long nth = 0;
@@ -182,8 +181,8 @@ static void test_keepalive_server_sequential_gets_share_one_connection(
   t_teardown(&f);
 }
 
-static void test_keepalive_sync_sequential_gets_share_one_connection(
-    void **state) {
+static void
+test_keepalive_sync_sequential_gets_share_one_connection(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, 0, 0);
@@ -198,23 +197,22 @@ static void test_keepalive_sync_sequential_gets_share_one_connection(
 }
 
 /* A close-delimited response ends its connection: the next GET opens one. */
-static void test_keepalive_close_delimited_response_is_not_reused(
-    void **state) {
+static void
+test_keepalive_close_delimited_response_is_not_reused(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
   uint32_t reused = 99;
-  assert_int_equal(get_conn_id(f.connect, "/bytes/100?framing=close", NULL,
-                               NULL),
-                   1);
+  assert_int_equal(
+      get_conn_id(f.connect, "/bytes/100?framing=close", NULL, NULL), 1);
   assert_int_equal(get_conn_id(f.connect, "/bytes/100", &reused, NULL), 2);
   assert_int_equal(reused, 0);
   t_teardown(&f);
 }
 
 /* AH_FLAG_NO_KEEP_ALIVE sends Connection: close and does not reuse. */
-static void test_keepalive_no_keep_alive_flag_sends_connection_close(
-    void **state) {
+static void
+test_keepalive_no_keep_alive_flag_sends_connection_close(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
@@ -239,9 +237,8 @@ static void test_keepalive_idle_closed_connection_is_replaced(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
-  assert_int_equal(get_conn_id(f.connect, "/bytes/10?idle_close_ms=50", NULL,
-                               NULL),
-                   1);
+  assert_int_equal(
+      get_conn_id(f.connect, "/bytes/10?idle_close_ms=50", NULL, NULL), 1);
   tu_sleep_ms(300);
   assert_int_equal(get_conn_id(f.connect, "/bytes/2000", NULL, NULL), 2);
   t_teardown(&f);
@@ -252,13 +249,12 @@ static void test_keepalive_idle_closed_connection_is_replaced(void **state) {
  * and closes it unanswered. A GET is idempotent, so the library sends it
  * again on a new connection and the caller sees only success.
  */
-static void test_keepalive_get_is_retried_when_pooled_connection_dies(
-    void **state) {
+static void
+test_keepalive_get_is_retried_when_pooled_connection_dies(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  assert_int_equal(get_conn_id(f.connect, "/bytes/10?close_next=1", NULL,
-                               NULL),
+  assert_int_equal(get_conn_id(f.connect, "/bytes/10?close_next=1", NULL, NULL),
                    1);
   uint64_t total = 0;
   ah_handle req = t_get(f.connect, "/bytes/4000?retry=1", &total);
@@ -285,13 +281,12 @@ static void test_keepalive_get_is_retried_when_pooled_connection_dies(
  * CONNECTION_RESET, or succeeds only if the library had sent it on a new
  * connection in the first place. Either way the server saw it once.
  */
-static void test_keepalive_post_is_not_replayed_when_pooled_connection_dies(
-    void **state) {
+static void
+test_keepalive_post_is_not_replayed_when_pooled_connection_dies(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  assert_int_equal(get_conn_id(f.connect, "/bytes/10?close_next=1", NULL,
-                               NULL),
+  assert_int_equal(get_conn_id(f.connect, "/bytes/10?close_next=1", NULL, NULL),
                    1);
   ah_handle req = t_open_request(f.connect, "POST", "/upload?once=1");
   int err = t_done(req, ah_send_request(req, NULL, 0, "payload", 7), NULL);
@@ -331,6 +326,8 @@ static void test_keepalive_post_is_not_replayed_when_pooled_connection_dies(
   t_teardown(&f);
 }
 
+/* One entry a line: CMake reads the names from these lines. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_keepalive_nginx_sequential_gets_share_one_connection),
     cmocka_unit_test(test_keepalive_nginx_unread_body_then_get_is_correct),
@@ -342,5 +339,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_keepalive_get_is_retried_when_pooled_connection_dies),
     cmocka_unit_test(test_keepalive_post_is_not_replayed_when_pooled_connection_dies),
 };
+/* clang-format on */
 
 AH_TEST_MAIN(tests)

@@ -558,6 +558,8 @@ class Connection:
         seed = req.int_param("seed", bodies.DEFAULT_SEED)
         chunk = req.int_param("chunk", 65536, minimum=1)
         framing = req.query.get("framing", "length") or "length"
+        reset_after = req.int_param("reset_after", -1, minimum=-1)
+        idle_ms = req.int_param("idle_close_ms", -1, minimum=-1)
         headers = [("X-Body-Sha256", bodies.body_sha256(n, seed))]
         if framing == "length":
             headers.append(("Content-Length", str(n)))
@@ -567,7 +569,6 @@ class Connection:
             close = True
         else:
             raise BadRequest(400, "framing must be length, chunked or close")
-        reset_after = req.int_param("reset_after", -1, minimum=-1)
         writer = Writer(self)
         writer.write(self.head_bytes(
             req, 200, [("Content-Type", "application/octet-stream")] + headers,
@@ -594,7 +595,6 @@ class Connection:
             raise ResetNow()  # the whole response was shorter than K
         if req.query.get("close_next") == "1":
             self.close_next = True
-        idle_ms = req.int_param("idle_close_ms", -1, minimum=-1)
         if idle_ms >= 0:
             self.idle_deadline = time.monotonic() + idle_ms / 1000.0
         return close

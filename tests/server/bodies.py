@@ -24,6 +24,7 @@ DEFAULT_SEED = 1
 _lock = threading.RLock()
 _blocks = {}  # seed -> bytes of BLOCK_SIZE
 _states = {}  # seed -> [sha256 state after 0, 1, 2 ... whole blocks]
+_seed_locks = {}  # seed -> lock guarding _states[seed]
 _digests = {}  # (n, seed) -> hex digest
 _DIGEST_CACHE_MAX = 4096
 
@@ -94,9 +95,14 @@ def write_body(path, n, seed=DEFAULT_SEED):
 
 
 def _prefix_state(seed, whole_blocks):
-    """The SHA-256 state after `whole_blocks` blocks (the caller's copy)."""
+    """The SHA-256 state after `whole_blocks` blocks (the caller's copy).
+
+    Hashing runs under a lock of its own seed only, so a long first hash
+    of one seed never holds up callers that need another seed."""
     data = block(seed)
     with _lock:
+        seed_lock = _seed_locks.setdefault(seed, threading.Lock())
+    with seed_lock:
         states = _states.setdefault(seed, [hashlib.sha256()])
         while len(states) <= whole_blocks:
             state = states[-1].copy()

@@ -18,8 +18,8 @@ int t_done(ah_handle handle, int rc, uintptr_t *result) {
   return rec_done(handle, rc, result);
 }
 
-void t_assert_done(ah_handle handle, int rc, const char *call,
-                   const char *file, int line) {
+void t_assert_done(ah_handle handle, int rc, const char *call, const char *file,
+                   int line) {
   int err = t_done(handle, rc, NULL);
   if (err != AH_OK) {
     char detail[256] = "";

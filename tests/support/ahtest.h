@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include "ahttp.h"
@@ -44,8 +46,8 @@ int t_done(ah_handle handle, int rc, uintptr_t *result);
  */
 #define assert_done(handle, call)                                              \
   t_assert_done((handle), (call), #call, __FILE__, __LINE__)
-void t_assert_done(ah_handle handle, int rc, const char *call,
-                   const char *file, int line);
+void t_assert_done(ah_handle handle, int rc, const char *call, const char *file,
+                   int line);
 
 /* Fails with the recorder's reason unless `check` (a rec_check_*) holds. */
 #define assert_rec(check_call)                                                 \

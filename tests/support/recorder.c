@@ -428,8 +428,7 @@ int rec_check_violations(char *why, size_t cap) {
       used += (size_t)k;
     }
     if (n > MAX_VIOLATIONS && used + 1 < cap)
-      snprintf(why + used, cap - used, "; and %d more",
-               n - MAX_VIOLATIONS);
+      snprintf(why + used, cap - used, "; and %d more", n - MAX_VIOLATIONS);
   }
   pthread_mutex_unlock(&lock);
   return n == 0;
@@ -472,29 +471,50 @@ const char *rec_code_name(int code) {
 
 static char status_letter(int status) {
   switch (status) {
-  case AH_STATUS_HANDLE_CREATED: return 'C';
-  case AH_STATUS_DETECTING_PROXY: return 'P';
-  case AH_STATUS_RESOLVING_NAME: return 'r';
-  case AH_STATUS_NAME_RESOLVED: return 'n';
-  case AH_STATUS_CONNECTING_TO_SERVER: return 'c';
-  case AH_STATUS_CONNECTED_TO_SERVER: return 'k';
-  case AH_STATUS_SENDING_REQUEST: return 'S';
-  case AH_STATUS_REQUEST_SENT: return 's';
-  case AH_STATUS_RECEIVING_RESPONSE: return 'V';
-  case AH_STATUS_RESPONSE_RECEIVED: return 'v';
-  case AH_STATUS_INTERMEDIATE_RESPONSE: return 'I';
-  case AH_STATUS_REDIRECT: return 'R';
-  case AH_STATUS_REQUEST_COMPLETE: return 'D';
-  case AH_STATUS_CLOSING_CONNECTION: return 'L';
-  case AH_STATUS_CONNECTION_CLOSED: return 'l';
-  case AH_STATUS_HANDLE_CLOSING: return 'X';
-  case AH_STATUS_STATE_CHANGE: return 'T';
+  case AH_STATUS_HANDLE_CREATED:
+    return 'C';
+  case AH_STATUS_DETECTING_PROXY:
+    return 'P';
+  case AH_STATUS_RESOLVING_NAME:
+    return 'r';
+  case AH_STATUS_NAME_RESOLVED:
+    return 'n';
+  case AH_STATUS_CONNECTING_TO_SERVER:
+    return 'c';
+  case AH_STATUS_CONNECTED_TO_SERVER:
+    return 'k';
+  case AH_STATUS_SENDING_REQUEST:
+    return 'S';
+  case AH_STATUS_REQUEST_SENT:
+    return 's';
+  case AH_STATUS_RECEIVING_RESPONSE:
+    return 'V';
+  case AH_STATUS_RESPONSE_RECEIVED:
+    return 'v';
+  case AH_STATUS_INTERMEDIATE_RESPONSE:
+    return 'I';
+  case AH_STATUS_REDIRECT:
+    return 'R';
+  case AH_STATUS_REQUEST_COMPLETE:
+    return 'D';
+  case AH_STATUS_CLOSING_CONNECTION:
+    return 'L';
+  case AH_STATUS_CONNECTION_CLOSED:
+    return 'l';
+  case AH_STATUS_HANDLE_CLOSING:
+    return 'X';
+  case AH_STATUS_STATE_CHANGE:
+    return 'T';
   case AH_STATUS_COOKIE_SENT:
   case AH_STATUS_COOKIE_RECEIVED:
-  case AH_STATUS_COOKIE_HISTORY: return 'K';
-  case AH_STATUS_TLS_HANDSHAKE_START: return 'H';
-  case AH_STATUS_TLS_HANDSHAKE_DONE: return 'h';
-  default: return '?';
+  case AH_STATUS_COOKIE_HISTORY:
+    return 'K';
+  case AH_STATUS_TLS_HANDSHAKE_START:
+    return 'H';
+  case AH_STATUS_TLS_HANDSHAKE_DONE:
+    return 'h';
+  default:
+    return '?';
   }
 }
 

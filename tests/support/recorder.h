@@ -24,20 +24,20 @@
 #include "ahttp.h"
 
 typedef struct rec_event {
-  size_t seq;                    /* position in the log */
-  ah_handle handle;              /* the handle the callback was for */
-  int status;                    /* AH_STATUS_* */
-  void *context;                 /* the context the callback got */
-  ah_async_result result;        /* REQUEST_COMPLETE, HANDLE_CREATED */
-  uint32_t value;                /* REQUEST_SENT, RESPONSE_RECEIVED bytes;
-                                    INTERMEDIATE_RESPONSE code */
-  size_t info_len;               /* as the callback got it */
-  int has_info;                  /* info was not NULL */
-  char text[128];                /* string infos, truncated */
-  ah_handle closing_info;        /* HANDLE_CLOSING: *(ah_handle *)info */
-  int thread_no;                 /* 0 = the main thread, 1.. others in
-                                    order of first appearance */
-  int consumed;                  /* REQUEST_COMPLETE taken by a wait */
+  size_t seq;             /* position in the log */
+  ah_handle handle;       /* the handle the callback was for */
+  int status;             /* AH_STATUS_* */
+  void *context;          /* the context the callback got */
+  ah_async_result result; /* REQUEST_COMPLETE, HANDLE_CREATED */
+  uint32_t value;         /* REQUEST_SENT, RESPONSE_RECEIVED bytes;
+                             INTERMEDIATE_RESPONSE code */
+  size_t info_len;        /* as the callback got it */
+  int has_info;           /* info was not NULL */
+  char text[128];         /* string infos, truncated */
+  ah_handle closing_info; /* HANDLE_CLOSING: *(ah_handle *)info */
+  int thread_no;          /* 0 = the main thread, 1.. others in
+                             order of first appearance */
+  int consumed;           /* REQUEST_COMPLETE taken by a wait */
 } rec_event;
 
 /* Runs inside the callback after recording; `arg` was given to rec_set_hook. */

@@ -255,8 +255,8 @@ static int write_nginx_conf(const ts_nginx *n, const char *path) {
           "    root %s;\n"
           "  }\n"
           "}\n",
-          n->dir, n->dir, n->access_log, n->dir, n->dir, n->dir, n->dir,
-          n->dir, (unsigned)n->port, n->root);
+          n->dir, n->dir, n->access_log, n->dir, n->dir, n->dir, n->dir, n->dir,
+          (unsigned)n->port, n->root);
   return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -298,8 +298,8 @@ static int nginx_attempt(ts_nginx *n) {
   char prefix[160], errlog[256];
   snprintf(prefix, sizeof(prefix), "%s/", n->dir);
   snprintf(errlog, sizeof(errlog), "%s/error.log", n->dir);
-  char *argv[] = {(char *)NGINX_BIN, (char *)"-p", prefix, (char *)"-c",
-                  conf,             (char *)"-e", errlog, NULL};
+  char *argv[] = {(char *)NGINX_BIN, (char *)"-p", prefix, (char *)"-c", conf,
+                  (char *)"-e",      errlog,       NULL};
   n->pid = spawn(argv, -1);
   if (n->pid < 0)
     return -1;
@@ -357,8 +357,8 @@ fail:
   return -1;
 }
 
-int ts_nginx_add_file(ts_nginx *n, const char *name, size_t size,
-                      uint64_t seed, char sha_hex[65]) {
+int ts_nginx_add_file(ts_nginx *n, const char *name, size_t size, uint64_t seed,
+                      char sha_hex[65]) {
   char path[512];
   snprintf(path, sizeof(path), "%s/%s", n->root, name);
   unsigned char *data = malloc(size > 0 ? size : 1);
@@ -394,8 +394,7 @@ static size_t parse_access_log(const char *text, ts_nginx_entry *out,
     const char *q1 = strchr(line, '"');
     const char *q2 = q1 != NULL ? strchr(q1 + 1, '"') : NULL;
     if (q1 != NULL && q2 != NULL && q2 < end &&
-        sscanf(line, "%lu %lu", &e->connection, &e->connection_requests) ==
-            2 &&
+        sscanf(line, "%lu %lu", &e->connection, &e->connection_requests) == 2 &&
         sscanf(q2 + 1, "%d", &e->status) == 1) {
       size_t len = (size_t)(q2 - q1 - 1);
       if (len >= sizeof(e->request))

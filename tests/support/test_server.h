@@ -54,8 +54,8 @@ int ts_nginx_start(ts_nginx *n);
  * Writes `size` pseudo-random bytes (tu_fill with `seed`) as `name` in the
  * document root; `sha_hex` (may be NULL) gets their SHA-256. 0 or -1.
  */
-int ts_nginx_add_file(ts_nginx *n, const char *name, size_t size,
-                      uint64_t seed, char sha_hex[65]);
+int ts_nginx_add_file(ts_nginx *n, const char *name, size_t size, uint64_t seed,
+                      char sha_hex[65]);
 /* Stops nginx and removes its temp dir. */
 void ts_nginx_stop(ts_nginx *n);
 
