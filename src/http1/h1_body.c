@@ -10,6 +10,7 @@
  * verdict depends only on the bytes seen, never on how they were split.
  */
 #include "h1.h"
+#include "h1_chars.h"
 
 #include <assert.h>
 #include <string.h>
@@ -36,12 +37,6 @@ enum {
 
 /* Largest value a Content-Length or chunk size may have: 2^63-1. */
 #define MAX_LENGTH ((uint64_t)INT64_MAX)
-
-static int fail(const char **detail, int code, const char *why) {
-  if (detail)
-    *detail = why;
-  return code;
-}
 
 /* ---- framing decision ---------------------------------------------- */
 
@@ -112,27 +107,27 @@ static int add_content_length(fields_summary *s, ah__h1_str value,
     uint64_t v = 0;
     size_t i;
     if (e.len == 0)
-      return fail(why, AH_H1_E_FRAMING, "empty Content-Length value");
+      return ah__h1_fail(why, AH_H1_E_FRAMING, "empty Content-Length value");
     for (i = 0; i < e.len; i++) {
       if (e.ptr[i] < '0' || e.ptr[i] > '9')
-        return fail(why, AH_H1_E_FRAMING,
+        return ah__h1_fail(why, AH_H1_E_FRAMING,
                     "Content-Length is not a decimal number");
     }
     for (i = 0; i < e.len; i++) {
       uint64_t d = (uint64_t)(e.ptr[i] - '0');
       if (v > (MAX_LENGTH - d) / 10)
-        return fail(why, AH_H1_E_OVERFLOW,
+        return ah__h1_fail(why, AH_H1_E_OVERFLOW,
                     "Content-Length is larger than 2^63-1");
       v = v * 10 + d;
     }
     if (s->has_cl && v != s->cl)
-      return fail(why, AH_H1_E_FRAMING, "differing Content-Length values");
+      return ah__h1_fail(why, AH_H1_E_FRAMING, "differing Content-Length values");
     s->has_cl = 1;
     s->cl = v;
     any = 1;
   }
   if (!any)
-    return fail(why, AH_H1_E_FRAMING, "empty Content-Length value");
+    return ah__h1_fail(why, AH_H1_E_FRAMING, "empty Content-Length value");
   return AH_H1_OK;
 }
 
@@ -234,16 +229,16 @@ static int decide(ah__h1_body *body, const ah__h1_response *resp,
     return AH_H1_OK;
   }
   if (s->has_te && s->has_cl)
-    return fail(detail, AH_H1_E_FRAMING,
+    return ah__h1_fail(detail, AH_H1_E_FRAMING,
                 "both Transfer-Encoding and Content-Length are present");
   if (s->has_te) {
     if (s->te_codings == 0)
-      return fail(detail, AH_H1_E_FRAMING, "Transfer-Encoding names no coding");
+      return ah__h1_fail(detail, AH_H1_E_FRAMING, "Transfer-Encoding names no coding");
     if (s->te_chunked > 1)
-      return fail(detail, AH_H1_E_FRAMING,
+      return ah__h1_fail(detail, AH_H1_E_FRAMING,
                   "the chunked transfer coding is applied more than once");
     if (s->te_chunked == 1 && !s->te_last_chunked)
-      return fail(detail, AH_H1_E_FRAMING,
+      return ah__h1_fail(detail, AH_H1_E_FRAMING,
                   "chunked is not the final transfer coding");
     if (resp->minor_version == 0)
       *ka = 0;
@@ -252,7 +247,7 @@ static int decide(ah__h1_body *body, const ah__h1_response *resp,
     return AH_H1_OK;
   }
   if (s->cl_rc != AH_H1_OK)
-    return fail(detail, s->cl_rc, s->cl_why);
+    return ah__h1_fail(detail, s->cl_rc, s->cl_why);
   if (s->has_cl) {
     if (s->cl > 0) {
       body->framing = AH_H1_FRAMING_LENGTH;
@@ -329,7 +324,7 @@ static void size_line_done(ah__h1_body *b) {
 /* Counts one trailer byte against the caller's limit. */
 static int trailer_byte(ah__h1_body *b, const char **detail) {
   if (++b->trailer_bytes > b->max_trailer)
-    return fail(detail, AH_H1_E_TOO_LARGE,
+    return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
                 "the trailer section is larger than the limit");
   return AH_H1_OK;
 }
@@ -352,7 +347,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
   case ST_SIZE_FIRST:
     h = hex_value(ch);
     if (h < 0)
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "a chunk size is missing or not hexadecimal");
     b->scratch = (uint64_t)h;
     b->state = ST_SIZE;
@@ -362,7 +357,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
     if (h >= 0) {
       /* scratch <= (2^63-1) >> 4 keeps scratch * 16 + 15 <= 2^63-1. */
       if (b->scratch > (MAX_LENGTH >> 4))
-        return fail(detail, AH_H1_E_OVERFLOW,
+        return ah__h1_fail(detail, AH_H1_E_OVERFLOW,
                     "a chunk size is larger than 2^63-1");
       b->scratch = b->scratch * 16 + (uint64_t)h;
       return AH_H1_OK;
@@ -374,7 +369,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
   case ST_SIZE_WS:
     if (ch == ' ' || ch == '\t' || ch == ';') {
       if (++b->scratch > MAX_CHUNK_EXT)
-        return fail(detail, AH_H1_E_TOO_LARGE,
+        return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
                     "chunk extensions are longer than 4096 bytes");
       if (ch == ';')
         b->state = ST_EXT;
@@ -388,7 +383,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
       size_line_done(b);
       return AH_H1_OK;
     }
-    return fail(detail, AH_H1_E_SYNTAX, "invalid character after a chunk size");
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX, "invalid character after a chunk size");
   case ST_EXT:
     if (ch == '\r') {
       b->state = ST_SIZE_LF;
@@ -399,15 +394,15 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
       return AH_H1_OK;
     }
     if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "control character in a chunk extension");
     if (++b->scratch > MAX_CHUNK_EXT)
-      return fail(detail, AH_H1_E_TOO_LARGE,
+      return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
                   "chunk extensions are longer than 4096 bytes");
     return AH_H1_OK;
   case ST_SIZE_LF:
     if (ch != '\n')
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "bare CR (not followed by LF) in a chunk-size line");
     size_line_done(b);
     return AH_H1_OK;
@@ -420,10 +415,10 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
       b->state = ST_SIZE_FIRST;
       return AH_H1_OK;
     }
-    return fail(detail, AH_H1_E_SYNTAX, "chunk data is not followed by CRLF");
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX, "chunk data is not followed by CRLF");
   case ST_DATA_LF:
     if (ch != '\n')
-      return fail(detail, AH_H1_E_SYNTAX, "chunk data is not followed by CRLF");
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX, "chunk data is not followed by CRLF");
     b->state = ST_SIZE_FIRST;
     return AH_H1_OK;
   case ST_TRAILER_START:
@@ -439,7 +434,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
     return chunk_byte(b, ch, detail);
   case ST_TRAILER_LINE:
     if (ch == '\0')
-      return fail(detail, AH_H1_E_SYNTAX, "NUL byte in the trailer section");
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX, "NUL byte in the trailer section");
     if (ch == '\r')
       b->state = ST_TRAILER_LF;
     else if (ch == '\n')
@@ -447,19 +442,19 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
     return trailer_byte(b, detail);
   case ST_TRAILER_LF:
     if (ch != '\n')
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "bare CR (not followed by LF) in the trailer section");
     b->state = ST_TRAILER_START;
     return trailer_byte(b, detail);
   case ST_END_LF:
     if (ch != '\n')
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "bare CR (not followed by LF) in the trailer section");
     b->state = ST_DONE;
     return AH_H1_BODY_DONE;
   default:
     assert(0 && "chunk_byte called outside chunk framing");
-    return fail(detail, AH_H1_E_SYNTAX, "internal decoder state error");
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX, "internal decoder state error");
   }
 }
 
@@ -510,7 +505,7 @@ int ah__h1_body_eof(ah__h1_body *body, const char **detail) {
     body->state = ST_DONE;
   if (body->state == ST_DONE)
     return AH_H1_BODY_DONE;
-  return fail(detail, AH_H1_E_SYNTAX,
+  return ah__h1_fail(detail, AH_H1_E_SYNTAX,
               "connection closed before the end of the body");
 }
 

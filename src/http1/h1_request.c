@@ -11,28 +11,15 @@
  * validated, and ah__h1_validate_extra_headers is for the caller's lines.
  */
 #include "h1.h"
+#include "h1_chars.h"
 
 #include <string.h>
-
-static int fail(const char **detail, int code, const char *why) {
-  if (detail)
-    *detail = why;
-  return code;
-}
-
-/* tchar of RFC 9110 section 5.6.2. */
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
-    return 1;
-  return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
 
 int ah__h1_is_token(const char *s) {
   if (s == NULL || *s == '\0')
     return 0;
   for (; *s != '\0'; s++) {
-    if (!is_tchar((unsigned char)*s))
+    if (!ah__h1_is_tchar((unsigned char)*s))
       return 0;
   }
   return 1;
@@ -150,25 +137,25 @@ static int check_line(const unsigned char *s, size_t n, const char **detail) {
   size_t i = 0;
 
   if (s[0] == ' ' || s[0] == '\t')
-    return fail(detail, AH_H1_E_SYNTAX,
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                 "a header line starts with whitespace (obsolete line "
                 "folding)");
-  while (i < n && is_tchar(s[i]))
+  while (i < n && ah__h1_is_tchar(s[i]))
     i++;
   if (i == n)
-    return fail(detail, AH_H1_E_SYNTAX, "header line without a colon");
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX, "header line without a colon");
   if (s[i] != ':') {
     if (s[i] == ' ' || s[i] == '\t')
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "whitespace between a header field name and the colon");
-    return fail(detail, AH_H1_E_SYNTAX,
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                 "invalid character in a header field name");
   }
   if (i == 0)
-    return fail(detail, AH_H1_E_SYNTAX, "empty header field name");
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX, "empty header field name");
   for (i++; i < n; i++) {
     if (s[i] != '\t' && (s[i] < 0x20 || s[i] == 0x7f))
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "control character in a header field value");
   }
   return AH_H1_OK;
@@ -186,14 +173,14 @@ int ah__h1_validate_extra_headers(const char *lines, size_t len,
     /* Line ends are CRLF only: a lone CR or LF could split the head. */
     while (i < len && s[i] != '\r' && s[i] != '\n') {
       if (s[i] == '\0')
-        return fail(detail, AH_H1_E_SYNTAX, "NUL byte in a header line");
+        return ah__h1_fail(detail, AH_H1_E_SYNTAX, "NUL byte in a header line");
       i++;
     }
     if (i < len && s[i] == '\n')
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "bare LF in header lines (lines must end with CRLF)");
     if (i < len && (i + 1 == len || s[i + 1] != '\n'))
-      return fail(detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
                   "bare CR (not followed by LF) in header lines");
     pos = i < len ? i + 2 : len;
     if (i == start)

@@ -12,25 +12,12 @@
  * the same error. One call costs one pass over at most max_head bytes.
  */
 #include "h1.h"
+#include "h1_chars.h"
 
 #include <string.h>
 
 /* Internal result: the walk ran out of bytes before the head ended. */
 #define NEED AH_H1_NEED_MORE
-
-static int fail(const char **detail, int code, const char *why) {
-  if (detail)
-    *detail = why;
-  return code;
-}
-
-/* tchar of RFC 9110 section 5.6.2: the characters of a token. */
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
-    return 1;
-  return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
@@ -74,15 +61,15 @@ static int rest_of_line(cursor *c, size_t *text_end, const char *ctl_why) {
       if (i + 1 >= c->end)
         return NEED;
       if (c->p[i + 1] != '\n')
-        return fail(c->detail, AH_H1_E_SYNTAX,
+        return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
                     "bare CR (not followed by LF) in the response head");
       *text_end = i;
       c->pos = i + 2;
       return AH_H1_OK;
     }
     if (ch == '\0')
-      return fail(c->detail, AH_H1_E_SYNTAX, "NUL byte in the response head");
-    return fail(c->detail, AH_H1_E_SYNTAX, ctl_why);
+      return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, "NUL byte in the response head");
+    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, ctl_why);
   }
   return NEED;
 }
@@ -98,7 +85,7 @@ static int expect_literal(cursor *c, const char *lit, const char *why) {
     if (c->pos + i >= c->end)
       return NEED;
     if (c->p[c->pos + i] != (unsigned char)lit[i])
-      return fail(c->detail, AH_H1_E_SYNTAX, why);
+      return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, why);
   }
   c->pos += n;
   return AH_H1_OK;
@@ -123,14 +110,14 @@ static int parse_status_line(cursor *c, ah__h1_response *out) {
   if (c->pos >= c->end)
     return NEED;
   if (!is_digit(p[c->pos]))
-    return fail(c->detail, AH_H1_E_SYNTAX,
+    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
                 "the HTTP version is not HTTP/1.<digit>");
   out->minor_version = p[c->pos] - '0';
   c->pos++;
   if (c->pos >= c->end)
     return NEED;
   if (p[c->pos] != ' ')
-    return fail(c->detail, AH_H1_E_SYNTAX,
+    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
                 is_digit(p[c->pos])
                     ? "the HTTP version has more than one minor digit"
                     : "the HTTP version is not followed by a space");
@@ -141,13 +128,13 @@ static int parse_status_line(cursor *c, ah__h1_response *out) {
     if (c->pos >= c->end)
       return NEED;
     if (!is_digit(p[c->pos]))
-      return fail(c->detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
                   "the status code is not three digits");
     status = status * 10 + (p[c->pos] - '0');
     c->pos++;
   }
   if (status < 100)
-    return fail(c->detail, AH_H1_E_SYNTAX, "the status code is below 100");
+    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, "the status code is below 100");
   out->status = status;
 
   if (c->pos >= c->end)
@@ -160,7 +147,7 @@ static int parse_status_line(cursor *c, ah__h1_response *out) {
   case '\n':
     break; /* no reason phrase and no SP before it */
   default:
-    return fail(c->detail, AH_H1_E_SYNTAX,
+    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
                 is_digit(p[c->pos])
                     ? "the status code is longer than three digits"
                     : "the status code is not followed by a space");
@@ -184,7 +171,7 @@ static int parse_field_line(cursor *c, ah__h1_header *h) {
   unsigned char ch;
   int rc;
 
-  while (c->pos < c->end && is_tchar(p[c->pos]))
+  while (c->pos < c->end && ah__h1_is_tchar(p[c->pos]))
     c->pos++;
   if (c->pos >= c->end)
     return NEED;
@@ -200,7 +187,7 @@ static int parse_field_line(cursor *c, ah__h1_header *h) {
       why = "header line without a colon";
     else if (ch == '\0')
       why = "NUL byte in the response head";
-    return fail(c->detail, AH_H1_E_SYNTAX, why);
+    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, why);
   }
   h->name.ptr = (const char *)p + start;
   h->name.len = c->pos - start;
@@ -240,7 +227,7 @@ static int parse_fields(cursor *c, ah__h1_header *headers, size_t cap,
       if (c->pos + 1 >= c->end)
         return NEED;
       if (p[c->pos + 1] != '\n')
-        return fail(c->detail, AH_H1_E_SYNTAX,
+        return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
                     "bare CR (not followed by LF) in the response head");
       c->pos += 2;
       *count = n;
@@ -253,7 +240,7 @@ static int parse_fields(cursor *c, ah__h1_header *headers, size_t cap,
        * something a user agent could unfold, but a folded line is also a
        * classic response-splitting vector, and we refuse it.
        */
-      return fail(c->detail, AH_H1_E_SYNTAX,
+      return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
                   n == 0 ? "whitespace between the status line and the "
                            "first header field"
                          : "obsolete line folding (a header line starting "
@@ -262,7 +249,7 @@ static int parse_fields(cursor *c, ah__h1_header *headers, size_t cap,
       break;
     }
     if (n == cap)
-      return fail(c->detail, AH_H1_E_TOO_MANY,
+      return ah__h1_fail(c->detail, AH_H1_E_TOO_MANY,
                   "more header fields than the parser has room for");
     rc = parse_field_line(c, &headers[n]);
     if (rc != AH_H1_OK)
@@ -294,7 +281,7 @@ int ah__h1_parse_response(const char *buf, size_t len, size_t max_head,
     rc = parse_fields(&c, out->headers, out->num_headers, &count);
   if (rc == NEED) {
     if (len >= max_head)
-      return fail(detail, AH_H1_E_TOO_LARGE,
+      return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
                   "the response head is larger than the limit");
     return AH_H1_NEED_MORE;
   }
