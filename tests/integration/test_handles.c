@@ -450,6 +450,51 @@ static void test_handles_options_round_trip(void **state) {
   t_teardown(&f);
 }
 
+/* Calls a blocking API from inside a callback of a synchronous session. */
+typedef struct blocking_call {
+  ah_handle from;  /* the handle whose REQUEST_SENT triggers it */
+  ah_handle other; /* an unsent request to send from the callback */
+  int fired;
+  int rc;
+} blocking_call;
+
+static void blocking_hook(ah_handle handle, int status, const void *info,
+                          size_t info_len, void *context, void *arg) {
+  (void)info;
+  (void)info_len;
+  (void)context;
+  blocking_call *b = arg;
+  if (b->fired || handle != b->from || status != AH_STATUS_REQUEST_SENT)
+    return;
+  b->fired = 1;
+  b->rc = ah_send_request(b->other, NULL, 0, NULL, 0);
+}
+
+/*
+ * In a synchronous session a call that would block, made on the session's
+ * own I/O thread (inside a callback), is refused instead of hanging.
+ */
+static void
+test_handles_blocking_call_in_sync_callback_would_deadlock(void **state) {
+  (void)state;
+  t_fixture f;
+  t_setup(&f, 0, 0);
+  ah_handle r1 = t_open_request(f.connect, "GET", "/bytes/10");
+  ah_handle r2 = t_open_request(f.connect, "GET", "/bytes/10");
+  blocking_call b = {r1, r2, 0, 99};
+  rec_set_hook(blocking_hook, &b);
+  assert_done(r1, ah_send_request(r1, NULL, 0, NULL, 0));
+  rec_set_hook(NULL, NULL);
+  assert_true(b.fired);
+  assert_ah(b.rc, AH_ERR_WOULD_DEADLOCK);
+  /* r2 was not disturbed: it can be sent now from the main thread. */
+  assert_done(r2, ah_send_request(r2, NULL, 0, NULL, 0));
+  assert_int_equal(t_status_code(r2), 200);
+  t_close(r1);
+  t_close(r2);
+  t_teardown(&f);
+}
+
 /* Every result code has a distinct name and text. */
 static void test_handles_error_names_and_texts(void **state) {
   (void)state;
@@ -535,6 +580,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_handles_header_injection_is_invalid_parameter),
     cmocka_unit_test(test_handles_bad_arguments_are_invalid_parameter),
     cmocka_unit_test(test_handles_options_round_trip),
+    cmocka_unit_test(test_handles_blocking_call_in_sync_callback_would_deadlock),
     cmocka_unit_test(test_handles_error_names_and_texts),
     cmocka_unit_test(test_handles_status_names),
 };

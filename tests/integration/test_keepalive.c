@@ -326,6 +326,128 @@ test_keepalive_post_is_not_replayed_when_pooled_connection_dies(void **state) {
   t_teardown(&f);
 }
 
+/*
+ * Four GETs in flight at once on one connect handle: each gets a connection
+ * of its own, reads interleave, and every body is intact. Then the four
+ * pooled connections serve four more without new connects.
+ */
+static void
+test_keepalive_parallel_requests_use_separate_connections(void **state) {
+  (void)state;
+  enum { N = 4 };
+  t_fixture f;
+  t_setup(&f, AH_FLAG_ASYNC, 0);
+  for (int round = 0; round < 2; round++) {
+    ah_handle req[N];
+    tu_sha256 *sha[N];
+    static char buf[N][65536];
+    size_t got[N];
+    uint64_t total[N];
+    int done[N];
+    for (int i = 0; i < N; i++) {
+      char target[64];
+      snprintf(target, sizeof(target), "/bytes/%d?seed=%d", (1 << 20) + i,
+               i + 1);
+      req[i] = t_open_request(f.connect, "GET", target);
+      assert_ah(ah_send_request(req[i], NULL, 0, NULL, 0), AH_IO_PENDING);
+      sha[i] = tu_sha256_new();
+      total[i] = 0;
+      done[i] = 0;
+    }
+    for (int i = 0; i < N; i++)
+      assert_done(req[i], AH_IO_PENDING);
+    unsigned long ids[N];
+    for (int i = 0; i < N; i++) {
+      ids[i] = t_header_ulong(req[i], "X-Conn-Id");
+      assert_int_equal(t_reused(req[i]), round == 0 ? 0 : 1);
+      for (int j = 0; j < i; j++)
+        assert_int_not_equal(ids[i], ids[j]);
+      assert_true(ids[i] >= 1 && ids[i] <= N);
+    }
+    /* Start a read on each, then take completions as they come. */
+    int left = N;
+    for (int i = 0; i < N; i++)
+      if (ah_read(req[i], buf[i], sizeof(buf[i]), &got[i]) != AH_IO_PENDING)
+        fail_msg("a 64 KiB read of a 1 MiB body did not go pending");
+    while (left > 0) {
+      for (int i = 0; i < N; i++) {
+        if (done[i])
+          continue;
+        ah_async_result r;
+        if (!rec_wait_complete(req[i], 10, &r))
+          continue;
+        assert_ah(r.error, AH_OK);
+        size_t n = (size_t)r.result;
+        if (n == 0) {
+          done[i] = 1;
+          left--;
+          continue;
+        }
+        tu_sha256_update(sha[i], buf[i], n);
+        total[i] += n;
+        int rc = ah_read(req[i], buf[i], sizeof(buf[i]), &got[i]);
+        while (rc == AH_OK) {
+          if (got[i] == 0) {
+            done[i] = 1;
+            left--;
+            break;
+          }
+          tu_sha256_update(sha[i], buf[i], got[i]);
+          total[i] += got[i];
+          rc = ah_read(req[i], buf[i], sizeof(buf[i]), &got[i]);
+        }
+        if (rc != AH_OK && rc != AH_IO_PENDING)
+          fail_msg("read: %s", rec_code_name(rc));
+      }
+    }
+    for (int i = 0; i < N; i++) {
+      char hex[65], want[80];
+      tu_sha256_final_hex(sha[i], hex);
+      assert_int_equal(total[i], (uint64_t)((1 << 20) + i));
+      assert_ah(t_header(req[i], "X-Body-Sha256", want, sizeof(want)), AH_OK);
+      assert_string_equal(hex, want);
+      t_close(req[i]);
+    }
+  }
+  t_teardown(&f);
+}
+
+/* Two sessions run on two I/O threads, side by side. */
+static void test_keepalive_two_sessions_each_have_an_io_thread(void **state) {
+  (void)state;
+  t_fixture f;
+  t_setup(&f, AH_FLAG_ASYNC, 0);
+  ah_handle session2, connect2;
+  open_connect(f.server.port, &session2, &connect2);
+  ah_handle a = t_open_request(f.connect, "GET", "/bytes/200000");
+  ah_handle b = t_open_request(connect2, "GET", "/bytes/200000");
+  assert_ah(ah_send_request(a, NULL, 0, NULL, 0), AH_IO_PENDING);
+  assert_ah(ah_send_request(b, NULL, 0, NULL, 0), AH_IO_PENDING);
+  assert_done(a, AH_IO_PENDING);
+  assert_done(b, AH_IO_PENDING);
+  assert_int_not_equal(t_header_ulong(a, "X-Conn-Id"),
+                       t_header_ulong(b, "X-Conn-Id"));
+  char hex[65];
+  assert_ah(t_read_all(a, 65536, 0, hex, NULL, NULL, NULL), AH_OK);
+  assert_ah(t_read_all(b, 65536, 0, hex, NULL, NULL, NULL), AH_OK);
+  t_close(a);
+  t_close(b);
+  assert_int_equal(rec_thread_count(), 2);
+  /* Each handle's callbacks all came on one thread. */
+  ah_handle hs[] = {a, b};
+  for (int k = 0; k < 2; k++) {
+    size_t n;
+    rec_event *ev = rec_events(hs[k], &n);
+    for (size_t i = 1; i < n; i++)
+      assert_int_equal(ev[i].thread_no, ev[0].thread_no);
+    free(ev);
+  }
+  /* The teardown checks both sessions' handles. */
+  assert_ah(ah_close_handle(session2), AH_OK);
+  assert_true(rec_wait_closing(session2, 10000));
+  t_teardown(&f);
+}
+
 /* One entry a line: CMake reads the names from these lines. */
 /* clang-format off */
 static const struct CMUnitTest tests[] = {
@@ -338,6 +460,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_keepalive_idle_closed_connection_is_replaced),
     cmocka_unit_test(test_keepalive_get_is_retried_when_pooled_connection_dies),
     cmocka_unit_test(test_keepalive_post_is_not_replayed_when_pooled_connection_dies),
+    cmocka_unit_test(test_keepalive_parallel_requests_use_separate_connections),
+    cmocka_unit_test(test_keepalive_two_sessions_each_have_an_io_thread),
 };
 /* clang-format on */
 

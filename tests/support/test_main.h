@@ -10,9 +10,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
 
+/* A name that matches no test is an error, not an empty pass. */
 #define AH_TEST_MAIN(tests)                                                    \
   int main(int argc, char **argv) {                                            \
+    size_t i_, found_ = argc < 2;                                              \
+    for (i_ = 0; argc > 1 && i_ < sizeof(tests) / sizeof((tests)[0]); i_++)    \
+      if (strcmp((tests)[i_].name, argv[1]) == 0)                              \
+        found_ = 1;                                                            \
+    if (!found_) {                                                             \
+      fprintf(stderr, "no test named %s\n", argv[1]);                          \
+      return 1;                                                                \
+    }                                                                          \
     if (argc > 1)                                                              \
       cmocka_set_test_filter(argv[1]);                                         \
     return cmocka_run_group_tests(tests, NULL, NULL);                          \

@@ -1,8 +1,8 @@
 /*
  * test_server.c - child-process servers for the integration tests (see
- * test_server.h). Every child is recorded in a small table until it has
- * been reaped, so an atexit handler can stop what a failed test (cmocka
- * leaves a test by longjmp) did not.
+ * test_server.h). Every child is recorded in a small table, with its temp
+ * dir, until it has been reaped, so an atexit handler can stop and clean up
+ * what a failed test (cmocka leaves a test by longjmp) did not.
  */
 #define _GNU_SOURCE
 
@@ -30,14 +30,14 @@
 #define MAX_CHILDREN 16
 #define NGINX_BIN "/usr/sbin/nginx"
 
-static pid_t children[MAX_CHILDREN];
-static int atexit_registered;
+/* A running child and the temp dir to remove with it ("" if none). */
+typedef struct child {
+  pid_t pid;
+  char dir[128];
+} child;
 
-static void forget_child(pid_t pid) {
-  for (int i = 0; i < MAX_CHILDREN; i++)
-    if (children[i] == pid)
-      children[i] = 0;
-}
+static child children[MAX_CHILDREN];
+static int atexit_registered;
 
 static void stop_pid(pid_t pid) {
   if (pid <= 0)
@@ -56,23 +56,32 @@ static void stop_pid(pid_t pid) {
     }
     tu_sleep_ms(5);
   }
-  forget_child(pid);
-}
-
-static void stop_all_children(void) {
   for (int i = 0; i < MAX_CHILDREN; i++)
-    if (children[i] > 0)
-      stop_pid(children[i]);
+    if (children[i].pid == pid)
+      children[i].pid = 0;
 }
 
-static void remember_child(pid_t pid) {
+/* At exit: what a failed test left running, and its temp dir. */
+static void stop_all_children(void) {
+  for (int i = 0; i < MAX_CHILDREN; i++) {
+    if (children[i].pid > 0) {
+      stop_pid(children[i].pid);
+      if (children[i].dir[0] != '\0')
+        tu_remove_tree(children[i].dir);
+    }
+  }
+}
+
+static void remember_child(pid_t pid, const char *dir) {
   if (!atexit_registered) {
     atexit(stop_all_children);
     atexit_registered = 1;
   }
   for (int i = 0; i < MAX_CHILDREN; i++) {
-    if (children[i] == 0) {
-      children[i] = pid;
+    if (children[i].pid == 0) {
+      children[i].pid = pid;
+      snprintf(children[i].dir, sizeof(children[i].dir), "%s",
+               dir != NULL ? dir : "");
       return;
     }
   }
@@ -80,10 +89,11 @@ static void remember_child(pid_t pid) {
 
 /*
  * Forks and execs argv[0] (searched in PATH). The child's stdout goes to
- * `stdout_fd` if it is not -1. Everything the child needs is prepared
- * before fork, because sessions' I/O threads may be running.
+ * `stdout_fd` if it is not -1; `dir` is removed with it at exit. Everything the
+ * child needs is prepared before fork, because sessions' I/O threads may be
+ * running.
  */
-static pid_t spawn(char *const argv[], int stdout_fd) {
+static pid_t spawn(char *const argv[], int stdout_fd, const char *dir) {
   pid_t pid = fork();
   if (pid < 0) {
     perror("fork");
@@ -98,7 +108,7 @@ static pid_t spawn(char *const argv[], int stdout_fd) {
     execvp(argv[0], argv);
     _exit(127);
   }
-  remember_child(pid);
+  remember_child(pid, dir);
   return pid;
 }
 
@@ -164,7 +174,7 @@ int ts_server_start(ts_server *s, int with_log) {
     perror("ts_server_start: pipe");
     goto fail;
   }
-  s->pid = spawn(argv, fds[1]);
+  s->pid = spawn(argv, fds[1], s->dir);
   close(fds[1]);
   s->out_fd = fds[0];
   if (s->pid < 0)
@@ -300,14 +310,16 @@ static int nginx_attempt(ts_nginx *n) {
   snprintf(errlog, sizeof(errlog), "%s/error.log", n->dir);
   char *argv[] = {(char *)NGINX_BIN, (char *)"-p", prefix, (char *)"-c", conf,
                   (char *)"-e",      errlog,       NULL};
-  n->pid = spawn(argv, -1);
+  n->pid = spawn(argv, -1, n->dir);
   if (n->pid < 0)
     return -1;
   uint64_t deadline = tu_now_ms() + 10000;
   while (tu_now_ms() < deadline) {
     int status;
     if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
-      forget_child(n->pid);
+      for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i].pid == n->pid)
+          children[i].pid = 0;
       n->pid = 0;
       print_error_log(n);
       return 0;
