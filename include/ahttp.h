@@ -89,7 +89,21 @@ typedef struct ah_handle_opaque *ah_handle;
   X(AH_ERR_WOULD_DEADLOCK, -18,                                                \
     "a blocking call was made on the session's I/O thread")                    \
   X(AH_ERR_SYSTEM, -19, "a system call failed")                                \
-  X(AH_ERR_INTERNAL, -20, "internal error")
+  X(AH_ERR_INTERNAL, -20, "internal error")                                   \
+  X(AH_ERR_TLS_UNKNOWN_CA, -21,                                                \
+    "the server's certificate is not signed by a trusted authority")           \
+  X(AH_ERR_TLS_CERT_DATE_INVALID, -22,                                         \
+    "the server's certificate has expired or is not yet valid")                \
+  X(AH_ERR_TLS_CERT_NAME_INVALID, -23,                                         \
+    "the server's certificate does not match the host name")                   \
+  X(AH_ERR_TLS_CERT_INVALID, -24, "the server's certificate is invalid")       \
+  X(AH_ERR_TLS_HANDSHAKE, -25, "the TLS handshake failed")                     \
+  X(AH_ERR_TLS_PROTOCOL_VERSION, -26,                                          \
+    "the server offers no TLS version that is allowed (1.2 or later)")         \
+  X(AH_ERR_TLS_CLIENT_CERT, -27,                                               \
+    "the client certificate or key could not be used")                         \
+  X(AH_ERR_TLS_TRUNCATED, -28,                                                 \
+    "the TLS connection ended without close_notify")
 
 enum ah_result {
 #define AH__ERR_ENUM(name, value, text) name = value,
@@ -216,9 +230,33 @@ typedef enum ah_option {
                                       and HANDLE_CLOSING are always sent. */
   AH_OPTION_CONTEXT = 8,           /* void *; the callback's context */
   AH_OPTION_HANDLE_TYPE = 9,       /* get only: uint32_t AH_HANDLE_TYPE_* */
-  AH_OPTION_CONNECTION_REUSED = 10 /* get only, request: uint32_t 1 if the
-                                      request went over a pooled connection */
+  AH_OPTION_CONNECTION_REUSED = 10, /* get only, request: uint32_t 1 if the
+                                       request went over a pooled connection */
+  /* TLS. Strings are file paths (PEM), copied; they apply to connections
+   * opened after they are set. */
+  AH_OPTION_TLS_CA_FILE = 11,        /* trust these CAs (instead of the
+                                        system store); default: the system
+                                        store, SSL_CERT_FILE/SSL_CERT_DIR */
+  AH_OPTION_TLS_CA_DIR = 12,         /* a hashed CA directory, likewise */
+  AH_OPTION_TLS_CLIENT_CERT = 13,    /* client certificate chain (PEM) */
+  AH_OPTION_TLS_CLIENT_KEY = 14,     /* its private key (PEM) */
+  AH_OPTION_SECURITY_FLAGS = 15,     /* uint32_t AH_SECURITY_FLAG_* bits;
+                                        default 0 (verify everything) */
+  AH_OPTION_TLS_SESSION_REUSED = 16, /* get only, request: uint32_t 1 if
+                                        its TLS connection resumed a cached
+                                        session */
+  AH_OPTION_TLS_VERSION = 17         /* get only, request: the negotiated
+                                        version, string ("TLSv1.3") */
 } ah_option;
+
+/*
+ * AH_OPTION_SECURITY_FLAGS bits (WinInet's SECURITY_FLAG_IGNORE_*). Each
+ * turns one verification failure into an accepted connection; use them
+ * only for testing. Nothing else turns verification off.
+ */
+#define AH_SECURITY_FLAG_IGNORE_UNKNOWN_CA 0x1u
+#define AH_SECURITY_FLAG_IGNORE_CERT_DATE_INVALID 0x2u
+#define AH_SECURITY_FLAG_IGNORE_CERT_CN_INVALID 0x4u
 
 #define AH_HANDLE_TYPE_SESSION 1
 #define AH_HANDLE_TYPE_CONNECT 2

@@ -78,7 +78,7 @@ static int do_connect(ah__call *c, ah__object *parent) {
   if (conn == NULL)
     return AH_ERR_NO_MEMORY;
   conn->host = ah__strdup(c->s1);
-  conn->port = c->port != 0 ? c->port : AH_DEFAULT_HTTP_PORT;
+  conn->port = c->port; /* 0: the default of each request's scheme */
   conn->user = ah__strdup(c->s2);
   conn->password = ah__strdup((const char *)c->p1);
   rc = AH_ERR_NO_MEMORY;
@@ -169,6 +169,7 @@ static int do_open_request(ah__call *c, ah__object *parent) {
     ah__free(ro);
     return rc;
   }
+  ro->req.tls.security_flags = parent->opts.security_flags;
   rc = init_child(&ro->base, parent, AH_HANDLE_TYPE_REQUEST, c->ptr);
   if (rc != AH_OK) {
     ah__request_dispose(&ro->req);
@@ -205,8 +206,6 @@ int ah_open_request(ah_handle connect, const char *method, const char *target,
   if (!ah__h1_is_token(method) || !valid_target(target) ||
       (flags & ~known) != 0)
     return AH_ERR_INVALID_PARAMETER;
-  if (flags & AH_FLAG_SECURE)
-    return AH_ERR_NOT_SUPPORTED; /* TLS arrives with the HTTPS issue */
   memset(&c, 0, sizeof c);
   c.fn = do_open_request;
   c.handle = connect;
@@ -248,12 +247,26 @@ static int run_request_op(ah__call *c, ah__object *obj,
   return rc;
 }
 
+/* An HTTPS request gets its session's TLS context for its options just
+ * before it is sent, so options set until then count. */
+static int prepare_tls(ah__object *obj) {
+  ah__request *r = request_of(obj);
+  int rc;
+  if (r == NULL || !(r->flags & AH_FLAG_SECURE) || r->tls.ctx != NULL)
+    return AH_OK;
+  rc = ah__session_tls_ctx(obj, &r->tls.ctx, r->detail, sizeof r->detail);
+  if (rc != AH_OK)
+    r->error = rc;
+  return rc;
+}
+
 static int op_send(ah__request *r, ah__call *c) {
   return ah__request_send(r, c->s1, c->n1, c->p1, (size_t)c->u64);
 }
 
 static int do_send(ah__call *c, ah__object *obj) {
-  return run_request_op(c, obj, op_send);
+  int rc = prepare_tls(obj);
+  return rc != AH_OK ? rc : run_request_op(c, obj, op_send);
 }
 
 int ah_send_request(ah_handle request, const char *headers, size_t headers_len,
@@ -275,7 +288,8 @@ static int op_send_ex(ah__request *r, ah__call *c) {
 }
 
 static int do_send_ex(ah__call *c, ah__object *obj) {
-  return run_request_op(c, obj, op_send_ex);
+  int rc = prepare_tls(obj);
+  return rc != AH_OK ? rc : run_request_op(c, obj, op_send_ex);
 }
 
 int ah_send_request_ex(ah_handle request, const char *headers,

@@ -30,7 +30,13 @@ typedef struct ah__options {
   uint32_t read_buffer_size;
   uint32_t max_header_bytes;
   uint64_t notify_mask;
+  uint32_t security_flags;
   char *user_agent;
+  /* TLS files; NULL means unset. */
+  char *ca_file;
+  char *ca_dir;
+  char *client_cert;
+  char *client_key;
 } ah__options;
 
 struct ah__object {
@@ -100,7 +106,17 @@ struct ah__session {
   size_t ev_cap, ev_head, ev_count;
   int delivering;
   int shutting_down;
+
+  /* TLS contexts, one per distinct trust/identity configuration, made on
+   * the first HTTPS request that needs one (OpenSSL is not touched by
+   * plain-HTTP sessions). */
+  struct tls_ctx_entry *tls_ctxs;
 };
+
+typedef struct tls_ctx_entry {
+  ah__tls_ctx *ctx;
+  struct tls_ctx_entry *next;
+} tls_ctx_entry;
 
 /* A call made from any thread, run on the session's I/O thread. */
 struct ah__call {
@@ -153,6 +169,10 @@ void ah__adopt(ah__object *parent, ah__object *child);
 int ah__close_session_and_wait(ah__session *s);
 /* The session was closed on its own thread: nobody will join it. */
 void ah__session_mark_detached(ah__session *s);
+
+/* The session's TLS context for obj's options (made if needed). */
+int ah__session_tls_ctx(ah__object *obj, ah__tls_ctx **out, char *detail,
+                        size_t detail_len);
 
 /* ---- options (options.c) ---- */
 void ah__options_defaults(ah__options *o);

@@ -6,6 +6,7 @@
 #include "api/internal.h"
 #include "util/alloc.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define DEFAULT_USER_AGENT "ahttp/" AH_VERSION_STRING
@@ -21,20 +22,41 @@ void ah__options_defaults(ah__options *o) {
   o->user_agent = ah__strdup(DEFAULT_USER_AGENT);
 }
 
+/* The string options, so copying and freeing treat them alike. */
+static const size_t string_offsets[] = {
+    offsetof(ah__options, user_agent), offsetof(ah__options, ca_file),
+    offsetof(ah__options, ca_dir), offsetof(ah__options, client_cert),
+    offsetof(ah__options, client_key)};
+#define STRING_COUNT (sizeof string_offsets / sizeof string_offsets[0])
+
+static char **string_at(ah__options *o, size_t i) {
+  return (char **)(void *)((char *)o + string_offsets[i]);
+}
+
 int ah__options_copy(ah__options *dst, const ah__options *src) {
+  size_t i;
   *dst = *src;
-  dst->user_agent = NULL;
-  if (src->user_agent != NULL) {
-    dst->user_agent = ah__strdup(src->user_agent);
-    if (dst->user_agent == NULL)
+  for (i = 0; i < STRING_COUNT; i++)
+    *string_at(dst, i) = NULL;
+  for (i = 0; i < STRING_COUNT; i++) {
+    const char *from = *string_at((ah__options *)(uintptr_t)src, i);
+    if (from == NULL)
+      continue;
+    *string_at(dst, i) = ah__strdup(from);
+    if (*string_at(dst, i) == NULL) {
+      ah__options_free(dst);
       return AH_ERR_NO_MEMORY;
+    }
   }
   return AH_OK;
 }
 
 void ah__options_free(ah__options *o) {
-  ah__free(o->user_agent);
-  o->user_agent = NULL;
+  size_t i;
+  for (i = 0; i < STRING_COUNT; i++) {
+    ah__free(*string_at(o, i));
+    *string_at(o, i) = NULL;
+  }
 }
 
 static int get_u32(const void *value, size_t size, uint32_t *out) {
@@ -81,6 +103,34 @@ static int set_user_agent(ah__object *obj, const void *value, size_t size) {
   return AH_OK;
 }
 
+/* A file path option: copied; an empty value clears it. */
+static int set_path(char **slot, const void *value, size_t size) {
+  char *copy = NULL;
+  if (size > 0) {
+    if (value == NULL || memchr(value, '\0', size) != NULL)
+      return AH_ERR_INVALID_PARAMETER;
+    copy = ah__strndup(value, size);
+    if (copy == NULL)
+      return AH_ERR_NO_MEMORY;
+  }
+  ah__free(*slot);
+  *slot = copy;
+  return AH_OK;
+}
+
+static int get_text(const char *text, void *value, size_t *size) {
+  size_t len = text != NULL ? strlen(text) : 0;
+  if (value == NULL || *size < len + 1) {
+    *size = len + 1;
+    return AH_ERR_INSUFFICIENT_BUFFER;
+  }
+  if (len > 0)
+    memcpy(value, text, len);
+  ((char *)value)[len] = '\0';
+  *size = len;
+  return AH_OK;
+}
+
 int ah__set_option(ah__object *obj, int option, const void *value,
                    size_t size) {
   uint32_t v32 = 0;
@@ -113,6 +163,31 @@ int ah__set_option(ah__object *obj, int option, const void *value,
     return AH_OK;
   case AH_OPTION_USER_AGENT:
     return set_user_agent(obj, value, size);
+  case AH_OPTION_TLS_CA_FILE:
+    return set_path(&obj->opts.ca_file, value, size);
+  case AH_OPTION_TLS_CA_DIR:
+    return set_path(&obj->opts.ca_dir, value, size);
+  case AH_OPTION_TLS_CLIENT_CERT:
+    return set_path(&obj->opts.client_cert, value, size);
+  case AH_OPTION_TLS_CLIENT_KEY:
+    return set_path(&obj->opts.client_key, value, size);
+  case AH_OPTION_SECURITY_FLAGS: {
+    const uint32_t known = AH_SECURITY_FLAG_IGNORE_UNKNOWN_CA |
+                           AH_SECURITY_FLAG_IGNORE_CERT_DATE_INVALID |
+                           AH_SECURITY_FLAG_IGNORE_CERT_CN_INVALID;
+    rc = get_u32(value, size, &v32);
+    if (rc != AH_OK)
+      return rc;
+    if ((v32 & ~known) != 0)
+      return AH_ERR_INVALID_PARAMETER;
+    obj->opts.security_flags = v32;
+    if (obj->type == AH_HANDLE_TYPE_REQUEST)
+      ((ah__request_object *)obj)->req.tls.security_flags = v32;
+    return AH_OK;
+  }
+  case AH_OPTION_TLS_SESSION_REUSED:
+  case AH_OPTION_TLS_VERSION:
+    return AH_ERR_INVALID_PARAMETER; /* read-only */
   case AH_OPTION_NOTIFICATION_MASK:
     if (value == NULL || size != sizeof(uint64_t))
       return AH_ERR_INVALID_PARAMETER;
@@ -143,7 +218,6 @@ static int put_bytes(const void *src, size_t n, void *value, size_t *size) {
 
 int ah__get_option(ah__object *obj, int option, void *value, size_t *size) {
   uint32_t v32;
-  size_t len;
   if (size == NULL)
     return AH_ERR_INVALID_PARAMETER;
   switch (option) {
@@ -170,16 +244,29 @@ int ah__get_option(ah__object *obj, int option, void *value, size_t *size) {
     v32 = (uint32_t)((ah__request_object *)obj)->req.reused;
     return put_bytes(&v32, 4, value, size);
   case AH_OPTION_USER_AGENT:
-    len = obj->opts.user_agent != NULL ? strlen(obj->opts.user_agent) : 0;
-    if (value == NULL || *size < len + 1) {
-      *size = len + 1;
-      return AH_ERR_INSUFFICIENT_BUFFER;
-    }
-    if (len > 0)
-      memcpy(value, obj->opts.user_agent, len);
-    ((char *)value)[len] = '\0';
-    *size = len;
-    return AH_OK;
+    return get_text(obj->opts.user_agent, value, size);
+  case AH_OPTION_TLS_CA_FILE:
+    return get_text(obj->opts.ca_file, value, size);
+  case AH_OPTION_TLS_CA_DIR:
+    return get_text(obj->opts.ca_dir, value, size);
+  case AH_OPTION_TLS_CLIENT_CERT:
+    return get_text(obj->opts.client_cert, value, size);
+  case AH_OPTION_TLS_CLIENT_KEY:
+    return get_text(obj->opts.client_key, value, size);
+  case AH_OPTION_SECURITY_FLAGS:
+    return put_bytes(&obj->opts.security_flags, 4, value, size);
+  case AH_OPTION_TLS_SESSION_REUSED:
+    if (obj->type != AH_HANDLE_TYPE_REQUEST)
+      return AH_ERR_INVALID_OPTION;
+    v32 = (uint32_t)((ah__request_object *)obj)->req.tls_resumed;
+    return put_bytes(&v32, 4, value, size);
+  case AH_OPTION_TLS_VERSION:
+    if (obj->type != AH_HANDLE_TYPE_REQUEST)
+      return AH_ERR_INVALID_OPTION;
+    if (((ah__request_object *)obj)->req.tls_version == NULL)
+      return AH_ERR_INCORRECT_HANDLE_STATE;
+    return get_text(((ah__request_object *)obj)->req.tls_version, value,
+                    size);
   default:
     return AH_ERR_INVALID_OPTION;
   }

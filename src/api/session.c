@@ -286,6 +286,47 @@ void ah__close_object(ah__object *obj) {
   queue_event(obj, AH_STATUS_HANDLE_CLOSING, &h, sizeof h, NULL);
 }
 
+/* ---- TLS contexts ---- */
+
+int ah__session_tls_ctx(ah__object *obj, ah__tls_ctx **out, char *detail,
+                        size_t detail_len) {
+  ah__session *s = obj->session;
+  ah__tls_config cfg;
+  tls_ctx_entry *e;
+  int rc;
+  cfg.ca_file = obj->opts.ca_file;
+  cfg.ca_dir = obj->opts.ca_dir;
+  cfg.client_cert = obj->opts.client_cert;
+  cfg.client_key = obj->opts.client_key;
+  for (e = s->tls_ctxs; e != NULL; e = e->next) {
+    if (ah__tls_ctx_matches(e->ctx, &cfg)) {
+      *out = e->ctx;
+      return AH_OK;
+    }
+  }
+  e = ah__calloc(1, sizeof *e);
+  if (e == NULL)
+    return AH_ERR_NO_MEMORY;
+  rc = ah__tls_ctx_new(&cfg, &e->ctx, detail, detail_len);
+  if (rc != AH_OK) {
+    ah__free(e);
+    return rc;
+  }
+  e->next = s->tls_ctxs;
+  s->tls_ctxs = e;
+  *out = e->ctx;
+  return AH_OK;
+}
+
+static void free_tls_ctxs(ah__session *s) {
+  while (s->tls_ctxs != NULL) {
+    tls_ctx_entry *e = s->tls_ctxs;
+    s->tls_ctxs = e->next;
+    ah__tls_ctx_free(e->ctx);
+    ah__free(e);
+  }
+}
+
 /* ---- the thread ---- */
 
 static void close_walk(uv_handle_t *handle, void *arg) {
@@ -323,6 +364,7 @@ static void *session_thread(void *arg) {
   uv_loop_close(&s->loop);
   ah__io_free(s->io);
   s->io = NULL;
+  free_tls_ctxs(s); /* every connection using them is gone */
   current_session = NULL;
   pthread_mutex_lock(&s->mu);
   s->loop_done = 1;

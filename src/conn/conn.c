@@ -52,13 +52,39 @@ struct ah__conn {
   void *owner;
   ah__conn *prev, *next; /* pool links while idle */
   char peer[64];
-  char detail[200];
+  char detail[256];
   char scratch[64]; /* idle reads land here: any byte means "close" */
+
+  /* TLS: ciphertext is read into cbuf and fed to `tls`; plaintext goes to
+   * the owner's buffers. `kick` delivers plaintext already buffered inside
+   * OpenSSL when the owner starts reading again. */
+  ah__tls_ctx *tls_ctx;
+  uint32_t tls_flags;
+  ah__tls *tls;
+  int handshaking;
+  int tls_resumed;
+  const char *tls_version;
+  char *cbuf;
+  uv_idle_t kick;
+  char tls_desc[96];
 };
+
+/* A write of ciphertext: its own copy of the bytes. */
+typedef struct tls_write {
+  uv_write_t req;
+  ah__conn *conn;
+  int owner; /* the owner's write, reported through ops->written */
+  char data[];
+} tls_write;
+
+#define CIPHER_BUFFER_SIZE (16384 + 2048)
 
 static void conn_unref(ah__conn *c);
 static void try_next_address(ah__conn *c);
 static void close_attempt(ah__conn *c);
+static void start_tls(ah__conn *c);
+static int begin_reading(ah__conn *c);
+static int flush_tls(ah__conn *c, int owner);
 
 int ah__io_new(void *uv_loop, ah__io **out) {
   ah__io *io = ah__calloc(1, sizeof *io);
@@ -173,6 +199,8 @@ static void on_timer(uv_timer_t *timer) {
 /* ---- lifetime ---- */
 
 static void conn_free(ah__conn *c) {
+  ah__tls_free(c->tls);
+  ah__free(c->cbuf);
   if (c->addrs != NULL)
     uv_freeaddrinfo(c->addrs);
   ah__free(c->host);
@@ -197,6 +225,11 @@ void ah__conn_close(ah__conn *c) {
     return;
   was_connected = c->state == OPEN;
   pool_remove(c);
+  if (was_connected && c->tls != NULL) {
+    /* Best effort: libuv writes at once when nothing else is queued. */
+    ah__tls_close_notify(c->tls);
+    flush_tls(c, 0);
+  }
   if (was_connected)
     status(c, AH_STATUS_CLOSING_CONNECTION, c->peer);
   c->state = CLOSED;
@@ -207,6 +240,8 @@ void ah__conn_close(ah__conn *c) {
     c->tcp_open = 0;
   }
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  if (c->tls_ctx != NULL)
+    uv_close((uv_handle_t *)&c->kick, on_handle_closed);
   if (was_connected)
     status(c, AH_STATUS_CONNECTION_CLOSED, c->peer);
   c->ops = NULL;
@@ -233,13 +268,19 @@ static void on_connect(uv_connect_t *req, int status_code) {
     return;
   }
   if (status_code == 0) {
-    c->state = OPEN;
-    c->connect_deadline = 0;
-    arm_timer(c);
     uv_tcp_nodelay(&c->tcp, 1);
-    status(c, AH_STATUS_CONNECTED_TO_SERVER, c->peer);
-    if (c->ops != NULL)
-      c->ops->connected(c->owner, AH_OK, NULL);
+    if (c->tls_ctx != NULL) {
+      status(c, AH_STATUS_CONNECTED_TO_SERVER, c->peer);
+      if (c->state != CLOSED)
+        start_tls(c); /* the connect deadline runs on through it */
+    } else {
+      c->state = OPEN;
+      c->connect_deadline = 0;
+      arm_timer(c);
+      status(c, AH_STATUS_CONNECTED_TO_SERVER, c->peer);
+      if (c->state != CLOSED && c->ops != NULL)
+        c->ops->connected(c->owner, AH_OK, NULL);
+    }
   } else if (status_code != UV_ECANCELED) {
     c->last_connect_error = status_code;
     close_attempt(c);
@@ -395,14 +436,18 @@ static int start_resolve(ah__conn *c) {
 }
 
 int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
+                     const ah__conn_tls *tls,
                      const ah__conn_timeouts *timeouts, int fresh,
                      const ah__conn_ops *ops, void *owner, ah__conn **out,
                      int *reused) {
+  ah__tls_ctx *tls_ctx = tls != NULL ? tls->ctx : NULL;
+  uint32_t tls_flags = tls != NULL ? tls->security_flags : 0;
   ah__conn *c;
   int rc;
   if (!fresh) {
     for (c = io->idle; c != NULL; c = c->next) {
-      if (c->port == port && strcmp(c->host, host) == 0) {
+      if (c->port == port && c->tls_ctx == tls_ctx &&
+          c->tls_flags == tls_flags && strcmp(c->host, host) == 0) {
         pool_remove(c);
         c->ops = ops;
         c->owner = owner;
@@ -427,9 +472,16 @@ int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
   c->ops = ops;
   c->owner = owner;
   c->state = RESOLVING;
+  c->tls_ctx = tls_ctx;
+  c->tls_flags = tls_flags;
   uv_timer_init(io->loop, &c->timer);
   c->timer.data = c;
   c->refs = 1; /* the timer's */
+  if (tls_ctx != NULL) {
+    uv_idle_init(io->loop, &c->kick);
+    c->kick.data = c;
+    c->refs++;
+  }
   *out = c;
   *reused = 0;
   rc = start_resolve(c);
@@ -449,6 +501,163 @@ void ah__conn_set_timeouts(ah__conn *c, const ah__conn_timeouts *t) {
   c->limits = *t;
 }
 
+/* ---- TLS plumbing ---- */
+
+static void on_tls_written(uv_write_t *req, int rc);
+
+/* Sends whatever ciphertext OpenSSL produced, as one write. `owner`
+ * marks the owner's write, whose completion it reports. */
+static int flush_tls(ah__conn *c, int owner) {
+  size_t n = ah__tls_out_pending(c->tls);
+  tls_write *w;
+  uv_buf_t buf;
+  int rc;
+  if (n == 0 && !owner)
+    return AH_OK;
+  w = ah__malloc(sizeof *w + (n > 0 ? n : 1));
+  if (w == NULL)
+    return AH_ERR_NO_MEMORY;
+  w->conn = c;
+  w->owner = owner;
+  n = ah__tls_out_take(c->tls, w->data, n);
+  buf = uv_buf_init(w->data, (unsigned)n);
+  w->req.data = w;
+  rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_tls_written);
+  if (rc != 0) {
+    ah__free(w);
+    return map_uv_error(rc, AH_ERR_CONNECTION_ABORTED);
+  }
+  c->refs++;
+  if (owner) {
+    c->write_pending = 1;
+    c->send_deadline = deadline_in(c, c->limits.send_ms);
+    arm_timer(c);
+  }
+  return AH_OK;
+}
+
+static void on_tls_written(uv_write_t *req, int rc) {
+  tls_write *w = req->data;
+  ah__conn *c = w->conn;
+  int owner = w->owner;
+  ah__free(w);
+  if (owner) {
+    c->write_pending = 0;
+    c->send_deadline = 0;
+    if (c->state != CLOSED && c->ops != NULL) {
+      if (rc == 0)
+        c->ops->written(c->owner, AH_OK, NULL);
+      else
+        c->ops->written(c->owner,
+                        map_uv_error(rc, AH_ERR_CONNECTION_ABORTED),
+                        set_detail(c, "send to", rc));
+    }
+  }
+  /* A failed handshake or alert write shows up on the read side. */
+  conn_unref(c);
+}
+
+static void drive_handshake(ah__conn *c) {
+  int rc = ah__tls_handshake(c->tls, c->detail, sizeof c->detail);
+  int flushed = flush_tls(c, 0);
+  if (rc == AH_IO_PENDING && flushed == AH_OK)
+    return;
+  if (rc == AH_OK)
+    rc = flushed;
+  if (rc != AH_OK) {
+    fail_connect(c, rc, c->detail);
+    return;
+  }
+  c->handshaking = 0;
+  c->connect_deadline = 0;
+  ah__conn_read_stop(c);
+  c->state = OPEN;
+  arm_timer(c);
+  c->tls_resumed = ah__tls_resumed(c->tls);
+  c->tls_version = ah__tls_version(c->tls);
+  ah__tls_describe(c->tls, c->tls_desc, sizeof c->tls_desc);
+  status(c, AH_STATUS_TLS_HANDSHAKE_DONE, c->tls_desc);
+  if (c->state != CLOSED && c->ops != NULL)
+    c->ops->connected(c->owner, AH_OK, NULL);
+}
+
+static void start_tls(ah__conn *c) {
+  int rc;
+  status(c, AH_STATUS_TLS_HANDSHAKE_START, NULL);
+  if (c->state == CLOSED)
+    return;
+  ah__tls_free(c->tls); /* from an earlier address's attempt */
+  c->tls = NULL;
+  rc = ah__tls_new(c->tls_ctx, c->host, c->port, c->tls_flags, &c->tls);
+  if (rc == AH_OK && c->cbuf == NULL) {
+    c->cbuf = ah__malloc(CIPHER_BUFFER_SIZE);
+    if (c->cbuf == NULL)
+      rc = AH_ERR_NO_MEMORY;
+  }
+  if (rc == AH_OK) {
+    c->handshaking = 1;
+    rc = begin_reading(c);
+  }
+  if (rc != AH_OK) {
+    snprintf(c->detail, sizeof c->detail, "cannot start TLS with %s",
+             c->peer);
+    fail_connect(c, rc, c->detail);
+    return;
+  }
+  drive_handshake(c);
+}
+
+/* Hands decrypted bytes to the owner while it wants them. */
+static void deliver_plaintext(ah__conn *c) {
+  char *buf = NULL;
+  size_t len = 0, got = 0;
+  int rc;
+  c->refs++;
+  while (c->reading && c->ops != NULL && !c->idle && c->state == OPEN) {
+    c->ops->alloc(c->owner, &buf, &len);
+    if (buf == NULL || len == 0)
+      break;
+    rc = ah__tls_read(c->tls, buf, len, &got, c->detail, sizeof c->detail);
+    if (flush_tls(c, 0) != AH_OK && rc == AH_IO_PENDING)
+      rc = AH_ERR_CONNECTION_ABORTED;
+    if (rc == AH_OK) {
+      c->ops->data(c->owner, buf, got);
+      continue;
+    }
+    if (rc == AH_IO_PENDING)
+      break;
+    ah__conn_read_stop(c);
+    if (rc == AH_TLS_CLOSED)
+      c->ops->read_end(c->owner, AH_OK, NULL);
+    else
+      c->ops->read_end(c->owner, rc, c->detail);
+    break;
+  }
+  conn_unref(c);
+}
+
+static void on_kick(uv_idle_t *kick) {
+  ah__conn *c = kick->data;
+  uv_idle_stop(kick);
+  if (c->state == OPEN && c->reading && !c->idle)
+    deliver_plaintext(c);
+}
+
+/* An idle pooled TLS connection got bytes: a session ticket is fine,
+ * anything that decrypts to data, an alert or close_notify ends it. */
+static void idle_tls_input(ah__conn *c) {
+  size_t got = 0;
+  int rc = ah__tls_read(c->tls, c->scratch, sizeof c->scratch, &got,
+                        c->detail, sizeof c->detail);
+  if (rc != AH_IO_PENDING || flush_tls(c, 0) != AH_OK)
+    ah__conn_close(c);
+}
+
+void ah__conn_tls_info(const ah__conn *c, int *resumed, const char **version) {
+  *resumed = c->tls_resumed;
+  *version = c->tls_version;
+}
+
 /* ---- reading ---- */
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -456,8 +665,12 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   char *base = NULL;
   size_t len = 0;
   (void)suggested;
-  if (c->ops != NULL && !c->idle)
+  if (c->tls != NULL) {
+    base = c->cbuf;
+    len = CIPHER_BUFFER_SIZE;
+  } else if (c->ops != NULL && !c->idle) {
     c->ops->alloc(c->owner, &base, &len);
+  }
   if (base == NULL || len == 0) {
     base = c->scratch;
     len = sizeof c->scratch;
@@ -465,11 +678,60 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(base, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
 }
 
+static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
+  if (nread > 0 && ah__tls_feed(c->tls, buf->base, (size_t)nread) != AH_OK)
+    nread = UV_ENOMEM;
+  if (c->handshaking) {
+    if (nread > 0) {
+      drive_handshake(c);
+    } else {
+      snprintf(c->detail, sizeof c->detail,
+               "%s closed the connection during the TLS handshake", c->peer);
+      fail_connect(c, nread == UV_EOF ? AH_ERR_TLS_HANDSHAKE
+                                      : map_uv_error((int)nread,
+                                                     AH_ERR_CONNECTION_RESET),
+                   c->detail);
+    }
+    return;
+  }
+  if (c->idle || c->ops == NULL) {
+    if (nread > 0)
+      idle_tls_input(c);
+    else
+      ah__conn_close(c);
+    return;
+  }
+  if (nread > 0) {
+    deliver_plaintext(c);
+    return;
+  }
+  ah__conn_read_stop(c);
+  if (nread == UV_EOF && !ah__tls_peer_closed(c->tls)) {
+    snprintf(c->detail, sizeof c->detail,
+             "%s closed the TLS connection without close_notify", c->peer);
+    c->ops->read_end(c->owner, AH_ERR_TLS_TRUNCATED, c->detail);
+  } else if (nread == UV_EOF) {
+    c->ops->read_end(c->owner, AH_OK, NULL);
+  } else {
+    c->ops->read_end(c->owner,
+                     map_uv_error((int)nread, AH_ERR_CONNECTION_RESET),
+                     set_detail(c, "receive from", (int)nread));
+  }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   ah__conn *c = stream->data;
   int err;
   if (nread == 0 || c->state == CLOSED)
     return;
+  if (nread > 0 && c->timed_read && c->limits.receive_ms != 0)
+    c->receive_deadline = deadline_in(c, c->limits.receive_ms);
+  if (c->tls != NULL) {
+    c->refs++;
+    on_tls_read(c, nread, buf);
+    conn_unref(c);
+    return;
+  }
   if (c->idle || c->ops == NULL) {
     /* A pooled connection that the server closed, or that got bytes no
      * request asked for, cannot carry another request. */
@@ -478,8 +740,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   }
   c->refs++;
   if (nread > 0) {
-    if (c->timed_read && c->limits.receive_ms != 0)
-      c->receive_deadline = deadline_in(c, c->limits.receive_ms);
     c->ops->data(c->owner, buf->base, (size_t)nread);
   } else {
     ah__conn_read_stop(c);
@@ -494,18 +754,29 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn_unref(c);
 }
 
+static int begin_reading(ah__conn *c) {
+  int rc;
+  if (c->reading)
+    return AH_OK;
+  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc != 0)
+    return map_uv_error(rc, AH_ERR_SYSTEM);
+  c->reading = 1;
+  return AH_OK;
+}
+
 int ah__conn_read_start(ah__conn *c, int timed) {
   int rc;
   if (c->state != OPEN)
     return AH_ERR_INCORRECT_HANDLE_STATE;
   c->timed_read = timed;
   c->receive_deadline = timed ? deadline_in(c, c->limits.receive_ms) : 0;
-  if (!c->reading) {
-    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (rc != 0)
-      return map_uv_error(rc, AH_ERR_SYSTEM);
-    c->reading = 1;
-  }
+  rc = begin_reading(c);
+  if (rc != AH_OK)
+    return rc;
+  /* Plaintext OpenSSL already holds would never wake the socket. */
+  if (c->tls != NULL && !c->idle && ah__tls_has_input(c->tls))
+    uv_idle_start(&c->kick, on_kick);
   arm_timer(c);
   return AH_OK;
 }
@@ -515,6 +786,8 @@ void ah__conn_read_stop(ah__conn *c) {
   if (c->reading && c->tcp_open)
     uv_read_stop((uv_stream_t *)&c->tcp);
   c->reading = 0;
+  if (c->tls != NULL)
+    uv_idle_stop(&c->kick);
 }
 
 /* ---- writing ---- */
@@ -533,12 +806,26 @@ static void on_write(uv_write_t *req, int rc) {
   conn_unref(c);
 }
 
+static int write_tls(ah__conn *c, const ah__iov *bufs, unsigned count) {
+  unsigned i;
+  int rc;
+  for (i = 0; i < count; i++) {
+    rc = ah__tls_write(c->tls, bufs[i].base, bufs[i].len, c->detail,
+                       sizeof c->detail);
+    if (rc != AH_OK)
+      return rc;
+  }
+  return flush_tls(c, 1);
+}
+
 int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count) {
   uv_buf_t ub[4];
   unsigned i;
   int rc;
   if (c->state != OPEN || c->write_pending || count > 4)
     return AH_ERR_INCORRECT_HANDLE_STATE;
+  if (c->tls != NULL)
+    return write_tls(c, bufs, count);
   for (i = 0; i < count; i++)
     ub[i] = uv_buf_init((char *)(uintptr_t)bufs[i].base, (unsigned)bufs[i].len);
   c->write_req.data = c;

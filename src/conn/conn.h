@@ -10,6 +10,8 @@
 #ifndef AH_CONN_CONN_H
 #define AH_CONN_CONN_H
 
+#include "tls/tls.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +24,13 @@ typedef struct ah__conn_timeouts {
   uint32_t send_ms;
   uint32_t receive_ms;
 } ah__conn_timeouts;
+
+/* TLS for a connection: the context and the verification failures to
+ * accept. Connections are pooled per (host, port, context, flags). */
+typedef struct ah__conn_tls {
+  ah__tls_ctx *ctx;
+  uint32_t security_flags;
+} ah__conn_tls;
 
 typedef struct ah__iov {
   const void *base;
@@ -54,16 +63,24 @@ void ah__io_close_idle(ah__io *io);
 void ah__io_free(ah__io *io);
 
 /*
- * Gives the owner a connection to host:port. A live idle one from the pool
- * is returned at once with *reused = 1 (unless `fresh`); otherwise a new
- * one starts resolving and connecting (*reused = 0), reporting RESOLVING_NAME
- * .. CONNECTED_TO_SERVER through ops->status and ending with
- * ops->connected. Errors: AH_ERR_NO_MEMORY, AH_ERR_SYSTEM.
+ * Gives the owner a connection to host:port, over TLS when `tls` is not
+ * NULL. A live idle one from the pool is returned at once with *reused = 1
+ * (unless `fresh`); otherwise a new one starts resolving and connecting
+ * (*reused = 0), reporting RESOLVING_NAME .. CONNECTED_TO_SERVER (and
+ * TLS_HANDSHAKE_START/DONE) through ops->status and ending with
+ * ops->connected. The connect time-out covers the TLS handshake too.
+ * Errors: AH_ERR_NO_MEMORY, AH_ERR_SYSTEM.
  */
 int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
+                     const ah__conn_tls *tls,
                      const ah__conn_timeouts *timeouts, int fresh,
                      const ah__conn_ops *ops, void *owner, ah__conn **out,
                      int *reused);
+
+/* TLS facts of an open connection: whether it resumed a cached session,
+ * and the protocol version ("TLSv1.3"); NULL version when plain. */
+void ah__conn_tls_info(const ah__conn *conn, int *resumed,
+                       const char **version);
 
 void ah__conn_set_timeouts(ah__conn *conn, const ah__conn_timeouts *t);
 

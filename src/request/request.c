@@ -70,12 +70,20 @@ static void report_unreported(ah__request *r) {
 
 /* ---- set-up ---- */
 
+static int is_secure(const ah__request *r) {
+  return (r->flags & AH_FLAG_SECURE) != 0;
+}
+
+static uint16_t default_port(const ah__request *r) {
+  return is_secure(r) ? AH_DEFAULT_HTTPS_PORT : AH_DEFAULT_HTTP_PORT;
+}
+
 int ah__request_init(ah__request *r, const ah__request_params *p) {
   memset(r, 0, sizeof *r);
   r->hooks = p->hooks;
   r->io = p->io;
-  r->port = p->port;
   r->flags = p->flags;
+  r->port = p->port != 0 ? p->port : default_port(r);
   r->read_buffer_size = p->read_buffer_size;
   r->max_header_bytes = p->max_header_bytes;
   r->timeouts = p->timeouts;
@@ -155,7 +163,7 @@ static int build_head(ah__request *r, const char *headers, size_t headers_len,
     set_detail(r, AH_ERR_INVALID_PARAMETER, detail);
     return AH_ERR_INVALID_PARAMETER;
   }
-  if (r->port == AH_DEFAULT_HTTP_PORT)
+  if (r->port == default_port(r))
     snprintf(host, sizeof host, bracket ? "[%s]" : "%s", r->host);
   else
     snprintf(host, sizeof host, bracket ? "[%s]:%u" : "%s:%u", r->host,
@@ -210,16 +218,24 @@ static int begin_send(ah__request *r) {
   return AH_IO_PENDING;
 }
 
+static void note_tls(ah__request *r) {
+  if (is_secure(r) && r->conn != NULL)
+    ah__conn_tls_info(r->conn, &r->tls_resumed, &r->tls_version);
+}
+
 static void start_connection(ah__request *r, int fresh) {
-  int rc = ah__conn_acquire(r->io, r->host, r->port, &r->timeouts, fresh,
-                            &conn_ops, r, &r->conn, &r->reused);
+  int rc = ah__conn_acquire(r->io, r->host, r->port,
+                            is_secure(r) ? &r->tls : NULL, &r->timeouts,
+                            fresh, &conn_ops, r, &r->conn, &r->reused);
   if (rc != AH_OK) {
     r->conn = NULL;
     fail(r, rc, "cannot start a connection");
     return;
   }
-  if (r->reused)
+  if (r->reused) {
+    note_tls(r);
     send_head(r);
+  }
 }
 
 int ah__request_send(ah__request *r, const char *headers, size_t headers_len,
@@ -388,6 +404,7 @@ static void on_connected(void *owner, int err, const char *detail) {
     fail(r, err, detail);
     return;
   }
+  note_tls(r);
   send_head(r);
 }
 
@@ -892,13 +909,14 @@ int ah__request_query(ah__request *r, int info, const char *name,
   if (info == AH_INFO_URL) {
     char url[2048];
     int bracket = strchr(r->host, ':') != NULL && r->host[0] != '[';
-    int n = r->port == AH_DEFAULT_HTTP_PORT
+    const char *scheme = is_secure(r) ? "https" : "http";
+    int n = r->port == default_port(r)
                 ? snprintf(url, sizeof url,
-                           bracket ? "http://[%s]%s" : "http://%s%s", r->host,
-                           r->target)
+                           bracket ? "%s://[%s]%s" : "%s://%s%s", scheme,
+                           r->host, r->target)
                 : snprintf(url, sizeof url,
-                           bracket ? "http://[%s]:%u%s" : "http://%s:%u%s",
-                           r->host, (unsigned)r->port, r->target);
+                           bracket ? "%s://[%s]:%u%s" : "%s://%s:%u%s",
+                           scheme, r->host, (unsigned)r->port, r->target);
     if (n < 0 || (size_t)n >= sizeof url)
       return AH_ERR_INTERNAL;
     return copy_text(url, (size_t)n, buf, len);

@@ -73,6 +73,9 @@ struct ah__request {
   uint32_t read_buffer_size;
   uint32_t max_header_bytes;
   ah__conn_timeouts timeouts;
+  ah__conn_tls tls; /* ctx set by the owner before sending, when secure */
+  int tls_resumed;
+  const char *tls_version;
 
   enum ah__request_state state;
   enum ah__request_op op;
