@@ -103,7 +103,10 @@ typedef struct ah_handle_opaque *ah_handle;
   X(AH_ERR_TLS_CLIENT_CERT, -27,                                               \
     "the client certificate or key could not be used")                         \
   X(AH_ERR_TLS_TRUNCATED, -28,                                                 \
-    "the TLS connection ended without close_notify")
+    "the TLS connection ended without close_notify")                           \
+  X(AH_ERR_PROXY_REFUSED, -29, "the proxy refused to open a tunnel")            \
+  X(AH_ERR_PROXY_AUTH_REQUIRED, -30,                                           \
+    "the proxy requires authentication (407)")
 
 enum ah_result {
 #define AH__ERR_ENUM(name, value, text) name = value,
@@ -245,8 +248,16 @@ typedef enum ah_option {
   AH_OPTION_TLS_SESSION_REUSED = 16, /* get only, request: uint32_t 1 if
                                         its TLS connection resumed a cached
                                         session */
-  AH_OPTION_TLS_VERSION = 17         /* get only, request: the negotiated
+  AH_OPTION_TLS_VERSION = 17,        /* get only, request: the negotiated
                                         version, string ("TLSv1.3") */
+  AH_OPTION_PROXY = 18,              /* string "[http://][user:pass@]host
+                                        [:port]" (port 80 by default), or
+                                        "" for a direct connection;
+                                        overrides the session's access type
+                                        for handles it is set on */
+  AH_OPTION_PROXY_BYPASS = 19        /* string: hosts that skip the proxy,
+                                        comma-separated, with no_proxy's
+                                        rules (see ah_open) */
 } ah_option;
 
 /*
@@ -269,13 +280,31 @@ typedef enum ah_option {
 
 /*
  * Opens a session and starts its I/O thread. `user_agent` may be NULL for
- * the default; it is copied. `access_type` is AH_OPEN_TYPE_*; `proxy` and
- * `proxy_bypass` are for AH_OPEN_TYPE_PROXY and may be NULL. `flags` is 0
- * (synchronous: every call blocks until done) or AH_FLAG_ASYNC.
- * On AH_OK *out is the session handle. No HANDLE_CREATED is sent for a
- * session (no callback can be set yet).
- * Errors: AH_ERR_INVALID_PARAMETER, AH_ERR_NOT_SUPPORTED (a proxy access
- * type, until proxies are supported), AH_ERR_NO_MEMORY, AH_ERR_SYSTEM.
+ * the default; it is copied. `flags` is 0 (synchronous: every call blocks
+ * until done) or AH_FLAG_ASYNC. On AH_OK *out is the session handle. No
+ * HANDLE_CREATED is sent for a session (no callback can be set yet).
+ *
+ * `access_type` says how requests reach servers:
+ *   AH_OPEN_TYPE_DIRECT     directly.
+ *   AH_OPEN_TYPE_PROXY      through the HTTP proxy `proxy`
+ *                           ("[http://][user:pass@]host[:port]", port 80 by
+ *                           default), except for hosts in `proxy_bypass`.
+ *   AH_OPEN_TYPE_PRECONFIG  as the environment says, read once here:
+ *                           http_proxy for http URLs, https_proxy or
+ *                           HTTPS_PROXY for https URLs (uppercase
+ *                           HTTP_PROXY is ignored, as curl does), no_proxy
+ *                           or NO_PROXY for the bypass list. Requests then
+ *                           report DETECTING_PROXY first.
+ * Bypass lists follow curl's no_proxy: comma-separated; "*" matches every
+ * host; a name matches itself and its subdomains (a leading dot is
+ * ignored); an IP literal matches exactly; "name:port" only that port.
+ * Plain-HTTP requests go to the proxy in absolute form; HTTPS requests
+ * open a CONNECT tunnel and do TLS with the origin through it (its name is
+ * checked, never the proxy's). Credentials in the proxy URL go to the proxy
+ * only (Basic), never to the origin. Connections through a proxy are pooled
+ * per (proxy, origin).
+ * Errors: AH_ERR_INVALID_PARAMETER (bad access type, or a malformed
+ * proxy), AH_ERR_NO_MEMORY, AH_ERR_SYSTEM.
  */
 AH_EXTERN int ah_open(const char *user_agent, int access_type,
                       const char *proxy, const char *proxy_bypass,
@@ -291,7 +320,8 @@ AH_EXTERN int ah_set_status_callback(ah_handle handle, ah_status_cb cb);
 
 /*
  * Creates a connect handle for `host` (name or IP literal; IPv6 literals
- * with or without brackets) and `port` (0 means 80). No network I/O
+ * with or without brackets) and `port` (0 means the default of each
+ * request's scheme: 80, or 443 for AH_FLAG_SECURE). No network I/O
  * happens. `user` and `password` are copied and may be NULL (origin
  * authentication arrives in a later version; they are stored). `context` is
  * given to the callback for this handle and inherited by its requests unless
@@ -311,8 +341,8 @@ AH_EXTERN int ah_connect(ah_handle session, const char *host, uint16_t port,
  * network I/O happens. Delivers HANDLE_CREATED. `context` NULL means the
  * connect handle's context.
  * Errors: AH_ERR_INVALID_HANDLE, AH_ERR_INCORRECT_HANDLE_TYPE,
- * AH_ERR_INVALID_PARAMETER, AH_ERR_NOT_SUPPORTED (AH_FLAG_SECURE until TLS
- * is supported), AH_ERR_NO_MEMORY.
+ * AH_ERR_INVALID_PARAMETER, AH_ERR_NO_MEMORY. AH_FLAG_SECURE makes it an
+ * HTTPS request (port 443 when the connect handle's port is 0).
  */
 AH_EXTERN int ah_open_request(ah_handle connect, const char *method,
                               const char *target, unsigned flags, void *context,
@@ -332,7 +362,10 @@ AH_EXTERN int ah_open_request(ah_handle connect, const char *method,
  * Errors: AH_ERR_INVALID_HANDLE, AH_ERR_INCORRECT_HANDLE_TYPE,
  * AH_ERR_INCORRECT_HANDLE_STATE (already sent, or an operation is
  * pending), AH_ERR_INVALID_PARAMETER (malformed header lines), and through
- * completion AH_ERR_NAME_NOT_RESOLVED, AH_ERR_CANNOT_CONNECT,
+ * completion AH_ERR_PROXY_REFUSED (a CONNECT answered with a non-2xx
+ * status; the detail has the proxy and its status line),
+ * AH_ERR_PROXY_AUTH_REQUIRED (407 to a CONNECT), AH_ERR_TLS_* (HTTPS),
+ * AH_ERR_NAME_NOT_RESOLVED, AH_ERR_CANNOT_CONNECT,
  * AH_ERR_TIMEOUT, AH_ERR_CONNECTION_RESET, AH_ERR_CONNECTION_ABORTED,
  * AH_ERR_PROTOCOL, AH_ERR_OPERATION_CANCELLED, AH_ERR_NO_MEMORY.
  */
