@@ -6,6 +6,7 @@
 #include "api/internal.h"
 #include "http1/h1.h"
 #include "util/alloc.h"
+#include "util/proxy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -260,12 +261,49 @@ static int prepare_tls(ah__object *obj) {
   return rc;
 }
 
+/* Decides, just before sending, whether and through which proxy the
+ * request goes (the handle's override, else the session's access type). */
+static int prepare_proxy(ah__object *obj) {
+  ah__request *r = request_of(obj);
+  ah__session *s = obj->session;
+  const char *spec = NULL, *bypass = NULL;
+  int rc;
+  if (r == NULL || r->state != AH_REQ_IDLE)
+    return AH_OK; /* the operation itself reports what is wrong */
+  ah__proxy_free(&r->proxy);
+  r->detecting_proxy = 0;
+  if (obj->opts.proxy != NULL) {
+    spec = obj->opts.proxy;
+    bypass = obj->opts.proxy_bypass;
+  } else if (s->access_type == AH_OPEN_TYPE_PRECONFIG) {
+    r->detecting_proxy = 1;
+    spec = (r->flags & AH_FLAG_SECURE) ? s->env_https_proxy
+                                       : s->env_http_proxy;
+    bypass = obj->opts.proxy_bypass != NULL ? obj->opts.proxy_bypass
+                                            : s->env_no_proxy;
+  }
+  if (spec == NULL || spec[0] == '\0' ||
+      (bypass != NULL && ah__proxy_bypassed(bypass, r->host, r->port)))
+    return AH_OK;
+  rc = ah__proxy_parse(spec, &r->proxy);
+  if (rc != AH_OK) {
+    snprintf(r->detail, sizeof r->detail, "invalid proxy '%s'", spec);
+    r->error = rc;
+  }
+  return rc;
+}
+
+static int prepare(ah__object *obj) {
+  int rc = prepare_proxy(obj);
+  return rc != AH_OK ? rc : prepare_tls(obj);
+}
+
 static int op_send(ah__request *r, ah__call *c) {
   return ah__request_send(r, c->s1, c->n1, c->p1, (size_t)c->u64);
 }
 
 static int do_send(ah__call *c, ah__object *obj) {
-  int rc = prepare_tls(obj);
+  int rc = prepare(obj);
   return rc != AH_OK ? rc : run_request_op(c, obj, op_send);
 }
 
@@ -288,7 +326,7 @@ static int op_send_ex(ah__request *r, ah__call *c) {
 }
 
 static int do_send_ex(ah__call *c, ah__object *obj) {
-  int rc = prepare_tls(obj);
+  int rc = prepare(obj);
   return rc != AH_OK ? rc : run_request_op(c, obj, op_send_ex);
 }
 

@@ -37,6 +37,10 @@ typedef struct ah__options {
   char *ca_dir;
   char *client_cert;
   char *client_key;
+  /* Proxy override: NULL = the session's access type decides; "" =
+   * direct. */
+  char *proxy;
+  char *proxy_bypass;
 } ah__options;
 
 struct ah__object {
@@ -87,6 +91,11 @@ typedef struct ah__event {
 struct ah__session {
   ah__object base;
   unsigned flags;
+  int access_type;
+  /* AH_OPEN_TYPE_PRECONFIG: the environment as it was at ah_open. */
+  char *env_http_proxy;
+  char *env_https_proxy;
+  char *env_no_proxy;
   atomic_int refs;
   uv_loop_t loop;
   uv_async_t wake;

@@ -5,6 +5,7 @@
  */
 #include "api/internal.h"
 #include "util/alloc.h"
+#include "util/proxy.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -26,7 +27,8 @@ void ah__options_defaults(ah__options *o) {
 static const size_t string_offsets[] = {
     offsetof(ah__options, user_agent), offsetof(ah__options, ca_file),
     offsetof(ah__options, ca_dir), offsetof(ah__options, client_cert),
-    offsetof(ah__options, client_key)};
+    offsetof(ah__options, client_key), offsetof(ah__options, proxy),
+    offsetof(ah__options, proxy_bypass)};
 #define STRING_COUNT (sizeof string_offsets / sizeof string_offsets[0])
 
 static char **string_at(ah__options *o, size_t i) {
@@ -131,6 +133,40 @@ static int get_text(const char *text, void *value, size_t *size) {
   return AH_OK;
 }
 
+/* A text option where "" is a value of its own (not "unset"). */
+static int set_text(char **slot, const void *value, size_t size) {
+  char *copy;
+  if ((value == NULL && size > 0) ||
+      (size > 0 && memchr(value, '\0', size) != NULL))
+    return AH_ERR_INVALID_PARAMETER;
+  copy = ah__strndup(size > 0 ? value : "", size);
+  if (copy == NULL)
+    return AH_ERR_NO_MEMORY;
+  ah__free(*slot);
+  *slot = copy;
+  return AH_OK;
+}
+
+/* A proxy override; "" means direct. Checked now so mistakes show here. */
+static int set_proxy(ah__object *obj, const void *value, size_t size) {
+  ah__proxy parsed;
+  char *copy = NULL;
+  int rc = set_text(&copy, value, size);
+  if (rc != AH_OK)
+    return rc;
+  if (copy[0] != '\0') {
+    rc = ah__proxy_parse(copy, &parsed);
+    if (rc != AH_OK) {
+      ah__free(copy);
+      return rc;
+    }
+    ah__proxy_free(&parsed);
+  }
+  ah__free(obj->opts.proxy);
+  obj->opts.proxy = copy;
+  return AH_OK;
+}
+
 int ah__set_option(ah__object *obj, int option, const void *value,
                    size_t size) {
   uint32_t v32 = 0;
@@ -188,6 +224,10 @@ int ah__set_option(ah__object *obj, int option, const void *value,
   case AH_OPTION_TLS_SESSION_REUSED:
   case AH_OPTION_TLS_VERSION:
     return AH_ERR_INVALID_PARAMETER; /* read-only */
+  case AH_OPTION_PROXY:
+    return set_proxy(obj, value, size);
+  case AH_OPTION_PROXY_BYPASS:
+    return set_text(&obj->opts.proxy_bypass, value, size);
   case AH_OPTION_NOTIFICATION_MASK:
     if (value == NULL || size != sizeof(uint64_t))
       return AH_ERR_INVALID_PARAMETER;
@@ -255,6 +295,10 @@ int ah__get_option(ah__object *obj, int option, void *value, size_t *size) {
     return get_text(obj->opts.client_key, value, size);
   case AH_OPTION_SECURITY_FLAGS:
     return put_bytes(&obj->opts.security_flags, 4, value, size);
+  case AH_OPTION_PROXY:
+    return get_text(obj->opts.proxy, value, size);
+  case AH_OPTION_PROXY_BYPASS:
+    return get_text(obj->opts.proxy_bypass, value, size);
   case AH_OPTION_TLS_SESSION_REUSED:
     if (obj->type != AH_HANDLE_TYPE_REQUEST)
       return AH_ERR_INVALID_OPTION;

@@ -12,11 +12,15 @@
  */
 #include "api/internal.h"
 #include "util/alloc.h"
+#include "util/proxy.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 static _Thread_local ah__session *current_session;
+
+static void free_environment(ah__session *s);
 
 int ah__on_io_thread(const ah__session *s) { return current_session == s; }
 
@@ -26,6 +30,7 @@ void ah__session_unref(ah__session *s) {
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cond);
   ah__options_free(&s->base.opts);
+  free_environment(s);
   ah__free(s->events);
   ah__free(s);
 }
@@ -377,6 +382,45 @@ static void *session_thread(void *arg) {
   return NULL;
 }
 
+static int set_string(char **slot, const char *value) {
+  if (value == NULL)
+    return AH_OK;
+  *slot = ah__strdup(value);
+  return *slot != NULL ? AH_OK : AH_ERR_NO_MEMORY;
+}
+
+/* The first of the variables that is set (curl's names and precedence). */
+static const char *first_env(const char *a, const char *b, const char *c) {
+  const char *v = a != NULL ? getenv(a) : NULL;
+  if ((v == NULL || v[0] == '\0') && b != NULL)
+    v = getenv(b);
+  if ((v == NULL || v[0] == '\0') && c != NULL)
+    v = getenv(c);
+  return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static void free_environment(ah__session *s) {
+  ah__free(s->env_http_proxy);
+  ah__free(s->env_https_proxy);
+  ah__free(s->env_no_proxy);
+}
+
+/* The environment is read once, here: getenv is not safe against a
+ * concurrent setenv, and a session should not change under its users.
+ * Uppercase HTTP_PROXY is not read (a CGI program gets it from the
+ * client's "Proxy:" header). */
+static int read_environment(ah__session *s) {
+  const char *all = first_env("all_proxy", "ALL_PROXY", NULL);
+  const char *http = first_env("http_proxy", NULL, NULL);
+  const char *https = first_env("https_proxy", "HTTPS_PROXY", NULL);
+  const char *no = first_env("no_proxy", "NO_PROXY", NULL);
+  if (set_string(&s->env_http_proxy, http ? http : all) != AH_OK ||
+      set_string(&s->env_https_proxy, https ? https : all) != AH_OK ||
+      set_string(&s->env_no_proxy, no) != AH_OK)
+    return AH_ERR_NO_MEMORY;
+  return AH_OK;
+}
+
 int ah_open(const char *user_agent, int access_type, const char *proxy,
             const char *proxy_bypass, unsigned flags, ah_handle *out) {
   ah__session *s;
@@ -385,11 +429,15 @@ int ah_open(const char *user_agent, int access_type, const char *proxy,
   if (out == NULL || (flags & ~AH_FLAG_ASYNC) != 0)
     return AH_ERR_INVALID_PARAMETER;
   *out = NULL;
-  if (access_type == AH_OPEN_TYPE_PROXY)
-    return proxy == NULL ? AH_ERR_INVALID_PARAMETER : AH_ERR_NOT_SUPPORTED;
   if (access_type != AH_OPEN_TYPE_PRECONFIG &&
-      access_type != AH_OPEN_TYPE_DIRECT)
+      access_type != AH_OPEN_TYPE_DIRECT && access_type != AH_OPEN_TYPE_PROXY)
     return AH_ERR_INVALID_PARAMETER;
+  if (access_type == AH_OPEN_TYPE_PROXY) {
+    ah__proxy parsed;
+    if (proxy == NULL || ah__proxy_parse(proxy, &parsed) != AH_OK)
+      return AH_ERR_INVALID_PARAMETER;
+    ah__proxy_free(&parsed);
+  }
   s = ah__calloc(1, sizeof *s);
   if (s == NULL)
     return AH_ERR_NO_MEMORY;
@@ -398,7 +446,14 @@ int ah_open(const char *user_agent, int access_type, const char *proxy,
   s->flags = flags;
   atomic_init(&s->refs, 1); /* the thread's */
   ah__options_defaults(&s->base.opts);
+  s->access_type = access_type;
   rc = AH_ERR_NO_MEMORY;
+  if (access_type == AH_OPEN_TYPE_PROXY &&
+      (set_string(&s->base.opts.proxy, proxy) != AH_OK ||
+       set_string(&s->base.opts.proxy_bypass, proxy_bypass) != AH_OK))
+    goto fail_options;
+  if (access_type == AH_OPEN_TYPE_PRECONFIG && read_environment(s) != AH_OK)
+    goto fail_options;
   if (user_agent != NULL) {
     ah__free(s->base.opts.user_agent);
     s->base.opts.user_agent = ah__strdup(user_agent);
@@ -446,6 +501,7 @@ fail_mutex:
   pthread_mutex_destroy(&s->mu);
 fail_options:
   ah__options_free(&s->base.opts);
+  free_environment(s);
   ah__free(s);
   return rc;
 }

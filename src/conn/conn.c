@@ -12,6 +12,7 @@
 #include "conn/conn.h"
 
 #include "ahttp.h"
+#include "http1/h1.h"
 #include "util/alloc.h"
 
 #include <netdb.h>
@@ -44,8 +45,15 @@ struct ah__conn {
   struct addrinfo *addrs;
   struct addrinfo *next_addr;
   int last_connect_error;
-  char *host;
+  char *host; /* where TCP goes: the origin, or the proxy */
   uint16_t port;
+  char *key;  /* pool key: see pool_key */
+  int via_proxy;
+  char *tunnel_host; /* CONNECT target through the proxy */
+  uint16_t tunnel_port;
+  char *proxy_authorization;
+  int tunneling;      /* waiting for the proxy's answer to CONNECT */
+  size_t tunnel_len;  /* bytes of that answer in cbuf */
   ah__conn_timeouts limits;
   uint64_t connect_deadline, send_deadline, receive_deadline;
   const ah__conn_ops *ops;
@@ -62,6 +70,7 @@ struct ah__conn {
   uint32_t tls_flags;
   ah__tls *tls;
   int handshaking;
+  int tls_eof; /* TCP EOF seen; decided once buffered records are read */
   int tls_resumed;
   const char *tls_version;
   char *cbuf;
@@ -83,6 +92,7 @@ static void conn_unref(ah__conn *c);
 static void try_next_address(ah__conn *c);
 static void close_attempt(ah__conn *c);
 static void start_tls(ah__conn *c);
+static void start_tunnel(ah__conn *c);
 static int begin_reading(ah__conn *c);
 static int flush_tls(ah__conn *c, int owner);
 
@@ -140,8 +150,9 @@ static int map_uv_error(int uv_err, int fallback) {
 }
 
 static const char *set_detail(ah__conn *c, const char *what, int uv_err) {
-  snprintf(c->detail, sizeof c->detail, "%s %s: %s", what,
-           c->peer[0] ? c->peer : c->host, uv_strerror(uv_err));
+  snprintf(c->detail, sizeof c->detail, "%s %s%s: %s", what,
+           c->via_proxy ? "proxy " : "", c->peer[0] ? c->peer : c->host,
+           uv_strerror(uv_err));
   return c->detail;
 }
 
@@ -203,6 +214,9 @@ static void conn_free(ah__conn *c) {
   ah__free(c->cbuf);
   if (c->addrs != NULL)
     uv_freeaddrinfo(c->addrs);
+  ah__free(c->key);
+  ah__free(c->tunnel_host);
+  ah__free(c->proxy_authorization);
   ah__free(c->host);
   ah__free(c);
 }
@@ -269,10 +283,13 @@ static void on_connect(uv_connect_t *req, int status_code) {
   }
   if (status_code == 0) {
     uv_tcp_nodelay(&c->tcp, 1);
-    if (c->tls_ctx != NULL) {
+    if (c->tunnel_host != NULL || c->tls_ctx != NULL) {
+      /* The connect deadline runs on through the tunnel and handshake. */
       status(c, AH_STATUS_CONNECTED_TO_SERVER, c->peer);
-      if (c->state != CLOSED)
-        start_tls(c); /* the connect deadline runs on through it */
+      if (c->state != CLOSED && c->tunnel_host != NULL)
+        start_tunnel(c);
+      else if (c->state != CLOSED)
+        start_tls(c);
     } else {
       c->state = OPEN;
       c->connect_deadline = 0;
@@ -370,7 +387,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int rc, struct addrinfo *res) {
     return;
   }
   if (rc != 0 || res == NULL) {
-    snprintf(c->detail, sizeof c->detail, "cannot resolve '%s': %s", c->host,
+    snprintf(c->detail, sizeof c->detail, "cannot resolve %s'%s': %s",
+             c->via_proxy ? "proxy " : "", c->host,
              uv_strerror(rc != 0 ? rc : UV_EAI_NONAME));
     fail_connect(c, AH_ERR_NAME_NOT_RESOLVED, c->detail);
     conn_unref(c);
@@ -435,49 +453,77 @@ static int start_resolve(ah__conn *c) {
   return AH_OK;
 }
 
-int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
-                     const ah__conn_tls *tls,
+/* Everything that makes two connections interchangeable, as one string. */
+static char *pool_key(const ah__conn_target *t) {
+  char key[800];
+  int n = snprintf(
+      key, sizeof key, "%s|%u|%s|%u|%s|%s|%p|%u", t->host, (unsigned)t->port,
+      t->tunnel_host ? t->tunnel_host : "", (unsigned)t->tunnel_port,
+      t->origin ? t->origin : "",
+      t->proxy_authorization ? t->proxy_authorization : "",
+      t->tls ? (void *)t->tls->ctx : NULL,
+      t->tls ? (unsigned)t->tls->security_flags : 0u);
+  if (n < 0 || (size_t)n >= sizeof key)
+    return NULL;
+  return ah__strdup(key);
+}
+
+static int copy_target(ah__conn *c, const ah__conn_target *t) {
+  c->host = ah__strdup(t->host);
+  c->key = pool_key(t);
+  c->tunnel_host = ah__strdup(t->tunnel_host);
+  c->proxy_authorization = ah__strdup(t->proxy_authorization);
+  c->port = t->port;
+  c->tunnel_port = t->tunnel_port;
+  c->via_proxy = t->via_proxy;
+  c->tls_ctx = t->tls != NULL ? t->tls->ctx : NULL;
+  c->tls_flags = t->tls != NULL ? t->tls->security_flags : 0;
+  return c->host != NULL && c->key != NULL &&
+         (t->tunnel_host == NULL || c->tunnel_host != NULL) &&
+         (t->proxy_authorization == NULL || c->proxy_authorization != NULL);
+}
+
+int ah__conn_acquire(ah__io *io, const ah__conn_target *target,
                      const ah__conn_timeouts *timeouts, int fresh,
                      const ah__conn_ops *ops, void *owner, ah__conn **out,
                      int *reused) {
-  ah__tls_ctx *tls_ctx = tls != NULL ? tls->ctx : NULL;
-  uint32_t tls_flags = tls != NULL ? tls->security_flags : 0;
   ah__conn *c;
+  char *key;
   int rc;
   if (!fresh) {
-    for (c = io->idle; c != NULL; c = c->next) {
-      if (c->port == port && c->tls_ctx == tls_ctx &&
-          c->tls_flags == tls_flags && strcmp(c->host, host) == 0) {
-        pool_remove(c);
-        c->ops = ops;
-        c->owner = owner;
-        c->limits = *timeouts;
-        *out = c;
-        *reused = 1;
-        return AH_OK;
-      }
+    key = pool_key(target);
+    if (key == NULL)
+      return AH_ERR_NO_MEMORY;
+    for (c = io->idle; c != NULL; c = c->next)
+      if (strcmp(c->key, key) == 0)
+        break;
+    ah__free(key);
+    if (c != NULL) {
+      pool_remove(c);
+      c->ops = ops;
+      c->owner = owner;
+      c->limits = *timeouts;
+      *out = c;
+      *reused = 1;
+      return AH_OK;
     }
   }
   c = ah__calloc(1, sizeof *c);
   if (c == NULL)
     return AH_ERR_NO_MEMORY;
-  c->host = ah__strdup(host);
-  if (c->host == NULL) {
-    ah__free(c);
+  if (!copy_target(c, target)) {
+    conn_free(c);
     return AH_ERR_NO_MEMORY;
   }
   c->io = io;
-  c->port = port;
   c->limits = *timeouts;
   c->ops = ops;
   c->owner = owner;
   c->state = RESOLVING;
-  c->tls_ctx = tls_ctx;
-  c->tls_flags = tls_flags;
   uv_timer_init(io->loop, &c->timer);
   c->timer.data = c;
   c->refs = 1; /* the timer's */
-  if (tls_ctx != NULL) {
+  if (c->tls_ctx != NULL) {
     uv_idle_init(io->loop, &c->kick);
     c->kick.data = c;
     c->refs++;
@@ -588,11 +634,18 @@ static void start_tls(ah__conn *c) {
     return;
   ah__tls_free(c->tls); /* from an earlier address's attempt */
   c->tls = NULL;
-  rc = ah__tls_new(c->tls_ctx, c->host, c->port, c->tls_flags, &c->tls);
+  /* Through a tunnel, the names checked are the origin's. */
+  rc = ah__tls_new(c->tls_ctx, c->tunnel_host ? c->tunnel_host : c->host,
+                   c->tunnel_host ? c->tunnel_port : c->port, c->tls_flags,
+                   &c->tls);
   if (rc == AH_OK && c->cbuf == NULL) {
     c->cbuf = ah__malloc(CIPHER_BUFFER_SIZE);
     if (c->cbuf == NULL)
       rc = AH_ERR_NO_MEMORY;
+  }
+  if (rc == AH_OK && c->tunnel_len > 0) {
+    rc = ah__tls_feed(c->tls, c->cbuf, c->tunnel_len);
+    c->tunnel_len = 0;
   }
   if (rc == AH_OK) {
     c->handshaking = 1;
@@ -605,6 +658,104 @@ static void start_tls(ah__conn *c) {
     return;
   }
   drive_handshake(c);
+}
+
+/* ---- CONNECT tunnels (RFC 9110 9.3.6) ---- */
+
+static void start_tunnel(ah__conn *c) {
+  char head[1024];
+  tls_write *w;
+  uv_buf_t buf;
+  int n, rc;
+  n = snprintf(head, sizeof head,
+               "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n%s%s%s\r\n",
+               c->tunnel_host, (unsigned)c->tunnel_port, c->tunnel_host,
+               (unsigned)c->tunnel_port,
+               c->proxy_authorization ? "Proxy-Authorization: " : "",
+               c->proxy_authorization ? c->proxy_authorization : "",
+               c->proxy_authorization ? "\r\n" : "");
+  rc = AH_ERR_NO_MEMORY;
+  if (n < 0 || (size_t)n >= sizeof head)
+    goto fail;
+  if (c->cbuf == NULL && (c->cbuf = ah__malloc(CIPHER_BUFFER_SIZE)) == NULL)
+    goto fail;
+  w = ah__malloc(sizeof *w + (size_t)n);
+  if (w == NULL)
+    goto fail;
+  w->conn = c;
+  w->owner = 0;
+  memcpy(w->data, head, (size_t)n);
+  buf = uv_buf_init(w->data, (unsigned)n);
+  w->req.data = w;
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_tls_written) !=
+      0) {
+    ah__free(w);
+    rc = AH_ERR_CONNECTION_ABORTED;
+    goto fail;
+  }
+  c->refs++;
+  c->tunneling = 1;
+  c->tunnel_len = 0;
+  rc = begin_reading(c);
+  if (rc == AH_OK)
+    return;
+fail:
+  snprintf(c->detail, sizeof c->detail, "cannot ask proxy %s for a tunnel",
+           c->peer);
+  fail_connect(c, rc, c->detail);
+}
+
+/* The proxy's answer to CONNECT: 2xx opens the tunnel, anything else is
+ * the proxy's refusal, whose body is never passed on. */
+static void on_tunnel_read(ah__conn *c, ssize_t nread) {
+  ah__h1_header headers[64];
+  ah__h1_response resp;
+  const char *why = NULL;
+  size_t head_len = 0;
+  int rc;
+  if (nread < 0) {
+    snprintf(c->detail, sizeof c->detail,
+             "proxy %s closed the connection before answering CONNECT",
+             c->peer);
+    fail_connect(c, AH_ERR_PROXY_REFUSED, c->detail);
+    return;
+  }
+  c->tunnel_len += (size_t)nread;
+  for (;;) {
+    resp.headers = headers;
+    resp.num_headers = sizeof headers / sizeof headers[0];
+    rc = ah__h1_parse_response(c->cbuf, c->tunnel_len, CIPHER_BUFFER_SIZE,
+                               &resp, &head_len, &why);
+    if (rc == AH_H1_NEED_MORE)
+      return;
+    if (rc != AH_H1_OK) {
+      snprintf(c->detail, sizeof c->detail,
+               "proxy %s sent an invalid answer to CONNECT: %s", c->peer,
+               why ? why : "malformed");
+      fail_connect(c, AH_ERR_PROXY_REFUSED, c->detail);
+      return;
+    }
+    if (resp.status >= 200)
+      break;
+    memmove(c->cbuf, c->cbuf + head_len, c->tunnel_len - head_len);
+    c->tunnel_len -= head_len; /* an interim 1xx */
+  }
+  if (resp.status < 200 || resp.status > 299) {
+    snprintf(c->detail, sizeof c->detail,
+             "proxy %s answered CONNECT %s:%u with %d %.*s", c->peer,
+             c->tunnel_host, (unsigned)c->tunnel_port, resp.status,
+             (int)(resp.reason.len > 100 ? 100 : resp.reason.len),
+             resp.reason.ptr);
+    fail_connect(c, resp.status == 407 ? AH_ERR_PROXY_AUTH_REQUIRED
+                                       : AH_ERR_PROXY_REFUSED,
+                 c->detail);
+    return;
+  }
+  c->tunneling = 0;
+  /* Bytes after the answer belong to the origin's TLS. */
+  c->tunnel_len -= head_len;
+  memmove(c->cbuf, c->cbuf + head_len, c->tunnel_len);
+  start_tls(c);
 }
 
 /* Hands decrypted bytes to the owner while it wants them. */
@@ -623,6 +774,14 @@ static void deliver_plaintext(ah__conn *c) {
     if (rc == AH_OK) {
       c->ops->data(c->owner, buf, got);
       continue;
+    }
+    if (rc == AH_IO_PENDING && c->tls_eof) {
+      /* Every record is read and no close_notify came. */
+      ah__conn_read_stop(c);
+      snprintf(c->detail, sizeof c->detail,
+               "%s closed the TLS connection without close_notify", c->peer);
+      c->ops->read_end(c->owner, AH_ERR_TLS_TRUNCATED, c->detail);
+      break;
     }
     if (rc == AH_IO_PENDING)
       break;
@@ -665,7 +824,10 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   char *base = NULL;
   size_t len = 0;
   (void)suggested;
-  if (c->tls != NULL) {
+  if (c->tunneling) {
+    base = c->cbuf + c->tunnel_len;
+    len = CIPHER_BUFFER_SIZE - c->tunnel_len;
+  } else if (c->tls != NULL) {
     base = c->cbuf;
     len = CIPHER_BUFFER_SIZE;
   } else if (c->ops != NULL && !c->idle) {
@@ -705,18 +867,18 @@ static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
     deliver_plaintext(c);
     return;
   }
-  ah__conn_read_stop(c);
-  if (nread == UV_EOF && !ah__tls_peer_closed(c->tls)) {
-    snprintf(c->detail, sizeof c->detail,
-             "%s closed the TLS connection without close_notify", c->peer);
-    c->ops->read_end(c->owner, AH_ERR_TLS_TRUNCATED, c->detail);
-  } else if (nread == UV_EOF) {
-    c->ops->read_end(c->owner, AH_OK, NULL);
-  } else {
-    c->ops->read_end(c->owner,
-                     map_uv_error((int)nread, AH_ERR_CONNECTION_RESET),
-                     set_detail(c, "receive from", (int)nread));
+  if (nread == UV_EOF) {
+    /* The close_notify may still sit unread behind data the owner has
+     * not asked for yet: judge the EOF after those records. */
+    c->tls_eof = 1;
+    if (c->tcp_open)
+      uv_read_stop((uv_stream_t *)&c->tcp);
+    deliver_plaintext(c);
+    return;
   }
+  ah__conn_read_stop(c);
+  c->ops->read_end(c->owner, map_uv_error((int)nread, AH_ERR_CONNECTION_RESET),
+                   set_detail(c, "receive from", (int)nread));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -726,6 +888,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   if (nread > 0 && c->timed_read && c->limits.receive_ms != 0)
     c->receive_deadline = deadline_in(c, c->limits.receive_ms);
+  if (c->tunneling) {
+    c->refs++;
+    on_tunnel_read(c, nread);
+    conn_unref(c);
+    return;
+  }
   if (c->tls != NULL) {
     c->refs++;
     on_tls_read(c, nread, buf);
@@ -758,9 +926,11 @@ static int begin_reading(ah__conn *c) {
   int rc;
   if (c->reading)
     return AH_OK;
-  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  if (rc != 0)
-    return map_uv_error(rc, AH_ERR_SYSTEM);
+  if (!c->tls_eof) { /* after EOF only OpenSSL's buffer is left */
+    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc != 0)
+      return map_uv_error(rc, AH_ERR_SYSTEM);
+  }
   c->reading = 1;
   return AH_OK;
 }
@@ -774,8 +944,10 @@ int ah__conn_read_start(ah__conn *c, int timed) {
   rc = begin_reading(c);
   if (rc != AH_OK)
     return rc;
-  /* Plaintext OpenSSL already holds would never wake the socket. */
-  if (c->tls != NULL && !c->idle && ah__tls_has_input(c->tls))
+  /* Plaintext OpenSSL already holds, or an EOF behind it, would never
+   * wake the socket. */
+  if (c->tls != NULL && !c->idle &&
+      (c->tls_eof || ah__tls_has_input(c->tls)))
     uv_idle_start(&c->kick, on_kick);
   arm_timer(c);
   return AH_OK;
@@ -842,7 +1014,7 @@ int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count) {
 /* ---- the pool ---- */
 
 void ah__conn_release(ah__conn *c) {
-  if (c->state != OPEN || c->write_pending) {
+  if (c->state != OPEN || c->write_pending || c->tls_eof) {
     c->ops = NULL;
     c->owner = NULL;
     ah__conn_close(c);

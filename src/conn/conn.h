@@ -32,6 +32,21 @@ typedef struct ah__conn_tls {
   uint32_t security_flags;
 } ah__conn_tls;
 
+/* Where a connection goes. Through a proxy, `host`:`port` is the proxy;
+ * `tunnel_host` (HTTPS) asks it for a CONNECT tunnel to the origin, and
+ * `origin` (plain HTTP, absolute-form requests) only keeps the pool from
+ * mixing origins. */
+typedef struct ah__conn_target {
+  const char *host;
+  uint16_t port;
+  int via_proxy;
+  const char *tunnel_host; /* NULL: no tunnel */
+  uint16_t tunnel_port;
+  const char *proxy_authorization; /* "Basic ..." for the CONNECT, or NULL */
+  const char *origin;              /* "host:port", or NULL */
+  const ah__conn_tls *tls;         /* NULL: plain */
+} ah__conn_target;
+
 typedef struct ah__iov {
   const void *base;
   size_t len;
@@ -63,16 +78,17 @@ void ah__io_close_idle(ah__io *io);
 void ah__io_free(ah__io *io);
 
 /*
- * Gives the owner a connection to host:port, over TLS when `tls` is not
- * NULL. A live idle one from the pool is returned at once with *reused = 1
+ * Gives the owner a connection to `target` (see ah__conn_target), over
+ * TLS when target->tls is not NULL. A live idle one from the pool is returned at once with *reused = 1
  * (unless `fresh`); otherwise a new one starts resolving and connecting
  * (*reused = 0), reporting RESOLVING_NAME .. CONNECTED_TO_SERVER (and
  * TLS_HANDSHAKE_START/DONE) through ops->status and ending with
- * ops->connected. The connect time-out covers the TLS handshake too.
+ * ops->connected. The connect time-out covers the CONNECT exchange and
+ * the TLS handshake too. A refused tunnel ends ops->connected with
+ * AH_ERR_PROXY_REFUSED or AH_ERR_PROXY_AUTH_REQUIRED.
  * Errors: AH_ERR_NO_MEMORY, AH_ERR_SYSTEM.
  */
-int ah__conn_acquire(ah__io *io, const char *host, uint16_t port,
-                     const ah__conn_tls *tls,
+int ah__conn_acquire(ah__io *io, const ah__conn_target *target,
                      const ah__conn_timeouts *timeouts, int fresh,
                      const ah__conn_ops *ops, void *owner, ah__conn **out,
                      int *reused);

@@ -97,6 +97,11 @@ static void emit(const ah__h1_request *req, sink *k) {
     puts_z(k, req->user_agent);
     put(k, "\r\n", 2);
   }
+  if (req->proxy_authorization != NULL) {
+    put(k, "Proxy-Authorization: ", 21);
+    puts_z(k, req->proxy_authorization);
+    put(k, "\r\n", 2);
+  }
   while (next_extra_line(req, &pos, &line)) {
     put(k, line.ptr, line.len);
     put(k, "\r\n", 2);

@@ -117,6 +117,7 @@ void ah__request_dispose(ah__request *r) {
   ah__free(r->rbuf);
   ah__free(r->resp_head);
   ah__free(r->headers);
+  ah__proxy_free(&r->proxy);
   memset(r, 0, sizeof *r);
 }
 
@@ -155,6 +156,7 @@ static int build_head(ah__request *r, const char *headers, size_t headers_len,
                       int has_body, uint64_t content_length) {
   ah__h1_request req;
   char host[300];
+  char absolute[2400];
   const char *detail = NULL;
   int bracket = strchr(r->host, ':') != NULL && r->host[0] != '[';
   if (headers != NULL && headers_len > 0 &&
@@ -171,6 +173,15 @@ static int build_head(ah__request *r, const char *headers, size_t headers_len,
   memset(&req, 0, sizeof req);
   req.method = r->method;
   req.target = r->target;
+  if (r->proxy.host != NULL && !is_secure(r)) {
+    /* RFC 9112 3.2.2: absolute-form to a proxy. */
+    int n = snprintf(absolute, sizeof absolute, "http://%s%s", host,
+                     r->target);
+    if (n < 0 || (size_t)n >= sizeof absolute)
+      return AH_ERR_INVALID_PARAMETER;
+    req.target = absolute;
+    req.proxy_authorization = r->proxy.authorization;
+  }
   req.host = host;
   req.user_agent = r->user_agent;
   req.extra = headers;
@@ -212,6 +223,8 @@ static int begin_send(ah__request *r) {
   r->state = AH_REQ_SENDING;
   r->op = AH_OP_SEND;
   r->got_response_bytes = 0;
+  if (r->detecting_proxy)
+    emit(r, AH_STATUS_DETECTING_PROXY, NULL, 0);
   /* Even a failure to start is reported through the completion, as the
    * operation is pending from here on. */
   start_connection(r, 0);
@@ -224,9 +237,29 @@ static void note_tls(ah__request *r) {
 }
 
 static void start_connection(ah__request *r, int fresh) {
-  int rc = ah__conn_acquire(r->io, r->host, r->port,
-                            is_secure(r) ? &r->tls : NULL, &r->timeouts,
-                            fresh, &conn_ops, r, &r->conn, &r->reused);
+  ah__conn_target t;
+  char origin[300];
+  int rc;
+  memset(&t, 0, sizeof t);
+  t.tls = is_secure(r) ? &r->tls : NULL;
+  if (r->proxy.host != NULL) {
+    t.host = r->proxy.host;
+    t.port = r->proxy.port;
+    t.via_proxy = 1;
+    snprintf(origin, sizeof origin, "%s:%u", r->host, (unsigned)r->port);
+    if (is_secure(r)) {
+      t.tunnel_host = r->host;
+      t.tunnel_port = r->port;
+      t.proxy_authorization = r->proxy.authorization;
+    } else {
+      t.origin = origin;
+    }
+  } else {
+    t.host = r->host;
+    t.port = r->port;
+  }
+  rc = ah__conn_acquire(r->io, &t, &r->timeouts, fresh, &conn_ops, r,
+                        &r->conn, &r->reused);
   if (rc != AH_OK) {
     r->conn = NULL;
     fail(r, rc, "cannot start a connection");

@@ -12,6 +12,7 @@
 
 #include "conn/conn.h"
 #include "http1/h1.h"
+#include "util/proxy.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +75,8 @@ struct ah__request {
   uint32_t max_header_bytes;
   ah__conn_timeouts timeouts;
   ah__conn_tls tls; /* ctx set by the owner before sending, when secure */
+  ah__proxy proxy;  /* set by the owner before sending; host NULL: direct */
+  int detecting_proxy; /* report DETECTING_PROXY when sending */
   int tls_resumed;
   const char *tls_version;
 

@@ -2,12 +2,21 @@
 """ahttp's scripted HTTP/1.1 test server: good routes and faults on purpose.
 
 Run: python3 ahttp_test_server.py [--port N] [--log FILE]
+                                [--tls-cert FILE --tls-key FILE
+                                 [--tls-client-ca FILE]
+                                 [--tls-max-version V]]
 
 It listens on 127.0.0.1 only (port 0, the default, picks a free one), prints
 "PORT <n>" on stdout as soon as it listens, and serves until SIGTERM or
 SIGINT, when it closes every connection and exits 0 within a fraction of a
 second. Nothing else is ever written to stdout; stderr gets a traceback only
 for an unexpected server error (never for a client going away).
+
+With --tls-cert and --tls-key it speaks HTTPS instead of HTTP on that port
+(TLS 1.2 or later; the routes are the same). TLS runs over memory BIOs, so
+the server decides what reaches the wire: a normal close sends a TLS
+close_notify first, while the /truncate routes close the TCP connection
+without one, as a truncation attack or a crashed server would.
 
 Requests are parsed here, on raw sockets, so that a route can misbehave in
 exactly the way a test needs. One thread per connection; connections are
@@ -27,12 +36,14 @@ import os
 import select
 import signal
 import socket
+import ssl
 import struct
 import sys
 import termios
 import threading
 import time
 import traceback
+import warnings
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +56,7 @@ SEND_SLICE = 1 << 20  # the most handed to one send()
 COALESCE = 64 * 1024  # smaller writes are gathered before sending
 RECV_SIZE = 1 << 20
 LINGER_S = 1.0  # how long respond_early keeps reading after its 413
+HANDSHAKE_S = 10.0  # how long a TLS client may take over its handshake
 
 ROUTES_TEXT = b"""ahttp test server routes
 GET|HEAD /bytes/<n>?framing=length|chunked|close&seed=S&chunk=C
@@ -55,6 +67,8 @@ ANY      /echo
 GET      /stall?after=none|headers|body&bytes=K&length=L
 GET      /slow/<n>?delay_ms=D&piece=P
 ANY      /raw/<name>
+GET      /truncate/<n>?after=K
+GET      /truncate-close/<n>?after=K
 """
 
 
@@ -142,6 +156,16 @@ class ResetNow(Exception):
     """The route wants the connection reset (RST) rather than closed."""
 
 
+class HangUp(Exception):
+    """The route has closed its side of the TCP connection on purpose,
+    without a TLS close_notify; nothing more is to be sent."""
+
+
+class HandshakeFailed(Exception):
+    """The TLS handshake did not complete (the client refused our
+    certificate, had none to give, or went away). Never reported."""
+
+
 class BadRequest(Exception):
     """A request we refuse; answered with this status, then closed."""
 
@@ -152,7 +176,7 @@ class BadRequest(Exception):
 
 
 # Errors that mean only "the client went away": never reported.
-QUIET_ERRORS = (ConnectionError, PeerGone, Stopping)
+QUIET_ERRORS = (ConnectionError, PeerGone, Stopping, HandshakeFailed)
 
 
 # Reason phrases where RFC 9110's or the spec's name differs from Python's.
@@ -282,12 +306,179 @@ class Writer:
             self.conn.send_all(data)
 
 
+class TlsStream:
+    """TLS over one accepted TCP socket, through memory BIOs.
+
+    It offers the socket methods Connection uses (recv, recv_into, send,
+    shutdown), so routes need not know whether they speak HTTP or HTTPS.
+    As with the plain socket, a wait on the TCP socket raises TimeoutError
+    after POLL seconds, and the call may simply be repeated: nothing is lost
+    (the TLS state lives in self.tls, the bytes in the BIOs).
+
+    The point of the BIOs is control over the wire: a close_notify is sent
+    only by close_notify() (or shutdown()), never implicitly, so closing the
+    TCP socket without calling it is a truncation the client can detect.
+    """
+
+    def __init__(self, raw, context, stopping):
+        self.raw = raw
+        self.stopping = stopping
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing,
+                                    server_side=True)
+        self.notified = False  # our close_notify has been sent
+
+    def _flush(self):
+        """Sends every TLS byte produced so far, waiting as long as needed
+        (bytes half sent cannot be taken back, so a time-out is no reason
+        to give up; only a stop is)."""
+        if not self.outgoing.pending:
+            return
+        view = memoryview(self.outgoing.read())
+        while view:
+            if self.stopping.is_set():
+                raise Stopping()
+            try:
+                sent = self.raw.send(view[:SEND_SLICE])
+            except TimeoutError:
+                continue
+            view = view[sent:]
+
+    def _fill(self):
+        """Feeds what the TCP socket has to TLS (TimeoutError after POLL)."""
+        if self.stopping.is_set():
+            raise Stopping()
+        data = self.raw.recv(RECV_SIZE)
+        if data:
+            self.incoming.write(data)
+        else:
+            self.incoming.write_eof()
+
+    def handshake(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.tls.do_handshake()
+                self._flush()  # our Finished, TLS 1.3 session tickets
+                return
+            except ssl.SSLWantReadError:
+                self._flush()
+            except ssl.SSLError as err:
+                # Send our alert (certificate required, say) if we can.
+                try:
+                    self._flush()
+                except OSError:
+                    pass
+                raise HandshakeFailed(str(err))
+            while True:
+                try:
+                    self._fill()
+                    break
+                except TimeoutError:
+                    if time.monotonic() >= deadline:
+                        raise HandshakeFailed("handshake timed out")
+
+    def _read(self, n, buffer):
+        while True:
+            if self.notified:
+                # After our close_notify the client's bytes are only
+                # drained (linger_and_close): hand over the raw ones.
+                data = self.raw.recv(n)
+                if buffer is None:
+                    return data
+                buffer[:len(data)] = data
+                return len(data)
+            try:
+                if buffer is None:
+                    got = self.tls.read(n)
+                else:
+                    got = self.tls.read(n, buffer)
+                self._flush()
+                return got
+            except ssl.SSLWantReadError:
+                self._flush()
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                # The client's close_notify, or its TCP close without one:
+                # either way the end of what it sends.
+                return b"" if buffer is None else 0
+            except ssl.SSLError:
+                raise PeerGone()  # a fatal alert or garbage from the client
+            self._fill()
+
+    def recv(self, n):
+        return self._read(n, None)
+
+    def recv_into(self, buffer):
+        return self._read(len(buffer), buffer)
+
+    def send(self, data):
+        """Encrypts all of `data` and sends it before returning."""
+        if self.notified:
+            raise BrokenPipeError("send after close_notify")
+        written = self.tls.write(data)
+        self._flush()
+        return written
+
+    def close_notify(self):
+        """Sends our close_notify (once), without waiting for the client's."""
+        if self.notified:
+            return
+        self.notified = True
+        try:
+            self.tls.unwrap()
+        except ssl.SSLError:
+            pass  # SSLWantReadError: ours is out, theirs is not awaited
+        try:
+            self._flush()
+        except OSError:
+            pass  # the client has gone already
+
+    def shutdown(self, how):
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR):
+            self.close_notify()
+        self.raw.shutdown(how)
+
+
+def make_tls_context(cert, key, client_ca=None, max_version=None):
+    """The server's TLS settings: TLS 1.2 or later, ALPN http/1.1, and with
+    `client_ca` a client certificate from that CA required. `max_version`
+    ("1.0" ... "1.3") caps the version; below 1.2 the minimum drops too and
+    OpenSSL's security level goes to 0, which TLS 1.0/1.1 need."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if max_version is not None:
+        top = TLS_VERSIONS[max_version]
+        with warnings.catch_warnings():
+            # Python deprecates the old versions; offering them is the point.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if top < ssl.TLSVersion.TLSv1_2:
+                context.set_ciphers("DEFAULT:@SECLEVEL=0")
+                context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = top
+    context.load_cert_chain(cert, key)
+    context.set_alpn_protocols(["http/1.1"])
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=client_ca)
+    return context
+
+
+TLS_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
 class Connection:
     """One accepted TCP connection and its requests, served in one thread."""
 
-    def __init__(self, server, sock, conn_id):
+    def __init__(self, server, sock, conn_id, raw=None):
         self.server = server
-        self.sock = sock
+        self.sock = sock  # the socket, or a TlsStream over `raw`
+        self.raw = raw if raw is not None else sock  # the TCP socket
         self.id = conn_id
         self.buf = bytearray()  # received but not yet consumed
         self.requests = 0
@@ -453,6 +644,27 @@ class Connection:
         while self.recv_some():
             pass
 
+    def hang_up(self):
+        """Ends the connection on the TCP level only: a FIN after what was
+        sent, no TLS close_notify. Drains what the client still sends for a
+        while (so that our close is a FIN, not a reset that could destroy
+        data in flight), then raises HangUp."""
+        try:
+            self.raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            raise HangUp()
+        deadline = time.monotonic() + LINGER_S
+        while time.monotonic() < deadline and \
+                not self.server.stopping.is_set():
+            try:
+                if not self.raw.recv(RECV_SIZE):
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        raise HangUp()
+
     # ---- responses ----
 
     def head_bytes(self, req, status, headers, close):
@@ -541,6 +753,11 @@ class Connection:
             return self.route_slow(req, path[len("/slow/"):], close)
         if path.startswith("/raw/"):
             return self.route_raw(req, path[len("/raw/"):])
+        if path.startswith("/truncate/"):
+            return self.route_truncate(req, path[len("/truncate/"):], True)
+        if path.startswith("/truncate-close/"):
+            return self.route_truncate(req, path[len("/truncate-close/"):],
+                                       False)
         return self.respond(req, 404, b"not found: " +
                             path.encode("iso-8859-1") + b"\n", close=close)
 
@@ -666,6 +883,25 @@ class Connection:
                 self.send_all(view)
         return close
 
+    def route_truncate(self, req, size_text, with_length):
+        """A 200 for body(n, 1) cut after K bytes by a TCP close without a
+        TLS close_notify: announced with Content-Length n, or (with_length
+        false) close-delimited, whose end over TLS is then untrustworthy."""
+        if not self.require(req, "GET"):
+            return True
+        n = parse_size(size_text)
+        after = min(req.int_param("after", n // 2), n)
+        headers = [("Content-Type", "application/octet-stream"),
+                   ("X-Body-Sha256", bodies.body_sha256(n, 1))]
+        if with_length:
+            headers.append(("Content-Length", str(n)))
+        writer = Writer(self)
+        writer.write(self.head_bytes(req, 200, headers, not with_length))
+        for view in bodies.body_views(after, 1):
+            writer.write(view)
+        writer.flush()
+        self.hang_up()
+
     def route_raw(self, req, name):
         reply = RAW_REPLIES.get(name)
         if reply is None:
@@ -698,8 +934,9 @@ def parse_size(text):
 
 
 class Server:
-    def __init__(self, port, log_path):
+    def __init__(self, port, log_path, tls_context=None):
         self.stopping = threading.Event()
+        self.tls_context = tls_context  # None: plain HTTP
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", port))
@@ -743,9 +980,19 @@ class Server:
         try:
             sock.settimeout(POLL)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            Connection(self, sock, conn_id).serve()
+            if self.tls_context is None:
+                Connection(self, sock, conn_id).serve()
+            else:
+                stream = TlsStream(sock, self.tls_context, self.stopping)
+                stream.handshake(HANDSHAKE_S)
+                Connection(self, stream, conn_id, sock).serve()
+                # A clean end: the body of a close-delimited response is
+                # complete only with this.
+                stream.close_notify()
         except ResetNow:
             reset(sock)
+        except HangUp:
+            pass
         except QUIET_ERRORS:
             pass
         except OSError:
@@ -786,8 +1033,27 @@ def main(argv=None):
     parser.add_argument("--log", metavar="FILE",
                         help="append '<conn_id> <method> <target>' per "
                         "request")
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="serve HTTPS with this certificate chain (PEM)")
+    parser.add_argument("--tls-key", metavar="FILE",
+                        help="the private key of --tls-cert (PEM)")
+    parser.add_argument("--tls-client-ca", metavar="FILE",
+                        help="require a client certificate issued by a CA "
+                        "in this file (PEM)")
+    parser.add_argument("--tls-max-version", choices=sorted(TLS_VERSIONS),
+                        help="the highest TLS version offered; 1.0 or 1.1 "
+                        "also allow the old versions (and only them)")
     args = parser.parse_args(argv)
-    server = Server(args.port, args.log)
+    tls_context = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            parser.error("--tls-cert and --tls-key go together")
+        tls_context = make_tls_context(args.tls_cert, args.tls_key,
+                                       args.tls_client_ca,
+                                       args.tls_max_version)
+    elif args.tls_client_ca or args.tls_max_version:
+        parser.error("--tls-client-ca and --tls-max-version need --tls-cert")
+    server = Server(args.port, args.log, tls_context)
 
     def stop(signum, frame):
         server.stopping.set()

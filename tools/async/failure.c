@@ -59,6 +59,15 @@ int failure_exit_code_for(int code) {
     return ASYNC_EXIT_NETWORK;
   case AH_ERR_PROTOCOL:
     return ASYNC_EXIT_PROTOCOL;
+  case AH_ERR_TLS_UNKNOWN_CA:
+  case AH_ERR_TLS_CERT_DATE_INVALID:
+  case AH_ERR_TLS_CERT_NAME_INVALID:
+  case AH_ERR_TLS_CERT_INVALID:
+  case AH_ERR_TLS_HANDSHAKE:
+  case AH_ERR_TLS_PROTOCOL_VERSION:
+  case AH_ERR_TLS_CLIENT_CERT:
+  case AH_ERR_TLS_TRUNCATED:
+    return ASYNC_EXIT_TLS;
   default:
     return ASYNC_EXIT_LIBRARY;
   }

@@ -18,7 +18,8 @@ enum async_exit {
   ASYNC_EXIT_PROTOCOL = 4,
   ASYNC_EXIT_TIMED_OUT = 5,
   ASYNC_EXIT_HTTP_STATUS = 6,
-  ASYNC_EXIT_LIBRARY = 7
+  ASYNC_EXIT_LIBRARY = 7,
+  ASYNC_EXIT_TLS = 8 /* certificate refused, handshake, truncation */
 };
 
 typedef struct failure {

@@ -1,9 +1,10 @@
 /*
  * main.c - `async`, the WinInet asynchronous sample rebuilt on ahttp.
  *
- * Order of business: parse the command line; open the local files (so
- * that a local mistake is reported before any network activity and
- * creates nothing); open an asynchronous session; start the transfer and
+ * Order of business: parse the command line; check the certificate files
+ * and open the local files (so that a local mistake is reported before
+ * any network activity and creates nothing); open an asynchronous session
+ * and give it the HTTPS settings; start the transfer and
  * wait for it with the -t deadline; close the request and the connection,
  * each waited for; only then replace the output file, or remove the
  * temporary one; close the session last. The exit status says what went
@@ -12,10 +13,13 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ahttp.h"
 #include "failure.h"
@@ -58,6 +62,50 @@ static int open_local_files(const async_options *opts, local_files *files) {
   return ASYNC_EXIT_OK;
 }
 
+/* 0 if `path` can be opened for reading as a file (want_dir false) or a
+ * directory (want_dir true); else an errno value. */
+static int check_readable(const char *path, bool want_dir) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | (want_dir ? O_DIRECTORY : 0));
+  int err = 0;
+  if (fd < 0)
+    return errno;
+  if (fstat(fd, &st) != 0)
+    err = errno;
+  else if (!want_dir && S_ISDIR(st.st_mode))
+    err = EISDIR;
+  close(fd);
+  return err;
+}
+
+/*
+ * The certificate files of -s, checked before anything is created or
+ * sent, so that a mistyped name is a local file error rather than a
+ * failed handshake. The library reads them itself when it connects.
+ */
+static int check_tls_files(const async_options *opts) {
+  const struct {
+    const char *path;
+    const char *what;
+    bool dir;
+  } files[] = {{opts->ca_file, "CA file", false},
+               {opts->ca_dir, "CA directory", true},
+               {opts->client_cert, "client certificate", false},
+               {opts->client_key, "client key", false}};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    int err;
+    if (files[i].path == NULL)
+      continue;
+    err = check_readable(files[i].path, files[i].dir);
+    if (err != 0) {
+      fprintf(stderr, "async: cannot read %s '%s': %s\n", files[i].what,
+              files[i].path, strerror(err));
+      return ASYNC_EXIT_LOCAL_FILE;
+    }
+  }
+  return ASYNC_EXIT_OK;
+}
+
 /* Opens the asynchronous session with our status callback on it. */
 static int open_session(ah_handle *session) {
   int rc = ah_open(ASYNC_USER_AGENT, AH_OPEN_TYPE_PRECONFIG, NULL, NULL,
@@ -76,6 +124,55 @@ static int open_session(ah_handle *session) {
     return ASYNC_EXIT_LIBRARY;
   }
   return ASYNC_EXIT_OK;
+}
+
+/* Sets one file path option on the session; prints why it was refused. */
+static int set_path(ah_handle session, int option, const char *path,
+                    const char *what) {
+  failure f = {false, 0, ""};
+  int rc;
+  if (path == NULL)
+    return ASYNC_EXIT_OK;
+  rc = ah_set_option(session, option, path, strlen(path));
+  if (rc == AH_OK)
+    return ASYNC_EXIT_OK;
+  failure_set_library(&f, rc, session, "cannot use %s '%s'", what, path);
+  failure_print(&f);
+  return f.exit_code;
+}
+
+/*
+ * The HTTPS settings of the command line, on the session so that every
+ * connection of it has them. -k turns off each check the library lets
+ * us turn off, and says so.
+ */
+static int configure_tls(ah_handle session, const async_options *opts) {
+  const uint32_t ignore_all = AH_SECURITY_FLAG_IGNORE_UNKNOWN_CA |
+                              AH_SECURITY_FLAG_IGNORE_CERT_DATE_INVALID |
+                              AH_SECURITY_FLAG_IGNORE_CERT_CN_INVALID;
+  int status =
+      set_path(session, AH_OPTION_TLS_CA_FILE, opts->ca_file, "CA file");
+  if (status == ASYNC_EXIT_OK)
+    status =
+        set_path(session, AH_OPTION_TLS_CA_DIR, opts->ca_dir, "CA directory");
+  if (status == ASYNC_EXIT_OK)
+    status = set_path(session, AH_OPTION_TLS_CLIENT_CERT, opts->client_cert,
+                      "client certificate");
+  if (status == ASYNC_EXIT_OK)
+    status = set_path(session, AH_OPTION_TLS_CLIENT_KEY, opts->client_key,
+                      "client key");
+  if (status == ASYNC_EXIT_OK && opts->insecure) {
+    int rc = ah_set_option(session, AH_OPTION_SECURITY_FLAGS, &ignore_all,
+                           sizeof ignore_all);
+    if (rc != AH_OK) {
+      fprintf(stderr, "async: cannot turn off certificate verification: %s\n",
+              ah_strerror(rc));
+      return failure_exit_code_for(rc);
+    }
+    fprintf(stderr,
+            "async: warning: certificate verification is disabled (-k)\n");
+  }
+  return status;
 }
 
 /*
@@ -134,9 +231,12 @@ static int run(const async_options *opts) {
   transfer *t = NULL;
   ah_handle session = NULL;
   bool timed_out;
-  int status = open_local_files(opts, &files);
+  int status = check_tls_files(opts);
   int err;
 
+  if (status != ASYNC_EXIT_OK)
+    return status;
+  status = open_local_files(opts, &files);
   if (status != ASYNC_EXIT_OK)
     return status;
   err = transfer_create(opts, opts->input_path != NULL ? &files.input : NULL,
@@ -149,6 +249,11 @@ static int run(const async_options *opts) {
   status = open_session(&session);
   if (status != ASYNC_EXIT_OK)
     goto done;
+  status = configure_tls(session, opts);
+  if (status != ASYNC_EXIT_OK) {
+    ah_close_handle(session);
+    goto done;
+  }
   timed_out = run_transfer(t, session, opts->timeout_ms);
   /* The request's HANDLE_CLOSING has been delivered, so no callback
    * touches the files any more: settle the output now, before anything

@@ -6,6 +6,10 @@
  * parser refuses with one "async: ..." line naming the problem. The first
  * problem found stops the parse. Defaults are announced on stdout only
  * once the whole command line has been accepted.
+ *
+ * The HTTPS switches are curl's long ones (--cacert, --capath, --cert,
+ * --key, -k/--insecure), so that they read as users expect; the sample had
+ * none, as WinInet took trust from the system.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -152,6 +156,190 @@ static bool parse_file_name(const char *text, const char *switch_name,
   return true;
 }
 
+static bool parse_dir_name(const char *text, const char *switch_name,
+                           const char **out) {
+  if (text[0] == '\0') {
+    usage_error("%s needs a directory name, not an empty string", switch_name);
+    return false;
+  }
+  *out = text;
+  return true;
+}
+
+/* Where the authority of a proxy URL starts: after "scheme://" when the
+ * text starts with a scheme, else at the start. *scheme_len gets the
+ * scheme's length (0 if none). */
+static const char *proxy_authority(const char *text, size_t *scheme_len) {
+  const char *p = text;
+  *scheme_len = 0;
+  if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+           (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+      p++;
+    if (strncmp(p, "://", 3) == 0) {
+      *scheme_len = (size_t)(p - text);
+      return p + 3;
+    }
+  }
+  return text;
+}
+
+/*
+ * What may be shown of a proxy: the text with its password (what follows
+ * the first ':' of the userinfo, up to the last '@') replaced by "***".
+ * The last '@' is the one that ends the userinfo, whatever the password
+ * holds.
+ */
+static void mask_proxy(const char *text, char *out, size_t cap) {
+  size_t scheme_len;
+  const char *authority = proxy_authority(text, &scheme_len);
+  const char *at = strrchr(authority, '@');
+  const char *colon =
+      at != NULL ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+  if (colon == NULL)
+    snprintf(out, cap, "%s", text);
+  else
+    snprintf(out, cap, "%.*s:***%s", (int)(colon - text), text, at);
+}
+
+/* HOST[:PORT] of a proxy, `len` bytes: a name or IPv4 address, or an
+ * IPv6 address in brackets, and a port from 1 to 65535. */
+static bool proxy_host_port_valid(const char *text, size_t len) {
+  const char *host = text;
+  size_t host_len = len;
+  const char *port = NULL;
+  char digits[8];
+  uint32_t value;
+  if (len > 0 && text[0] == '[') {
+    const char *close = memchr(text, ']', len);
+    if (close == NULL || close == text + 1)
+      return false;
+    for (const char *p = text + 1; p < close; p++)
+      if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+            (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+        return false;
+    host_len = 0; /* checked */
+    if (close + 1 < text + len) {
+      if (close[1] != ':')
+        return false;
+      port = close + 2;
+    }
+  } else {
+    const char *colon = memchr(text, ':', len);
+    if (colon != NULL) {
+      host_len = (size_t)(colon - text);
+      port = colon + 1;
+    }
+    if (!host_text_valid(host, host_len))
+      return false;
+  }
+  if (port == NULL)
+    return true;
+  if ((size_t)(text + len - port) >= sizeof digits)
+    return false;
+  memcpy(digits, port, (size_t)(text + len - port));
+  digits[text + len - port] = '\0';
+  return parse_positive(digits, 65535u, &value);
+}
+
+/*
+ * -p: "[http://][USER[:PASSWORD]@]HOST[:PORT]", as ah_open takes it. The
+ * syntax is checked here so that a mistyped proxy is a usage error; no
+ * message ever shows the password.
+ */
+static bool parse_proxy(const char *text, async_options *opts) {
+  size_t scheme_len;
+  const char *authority = proxy_authority(text, &scheme_len);
+  const char *end = authority + strlen(authority);
+  const char *at;
+  const char *host;
+  mask_proxy(text, opts->proxy_shown, sizeof opts->proxy_shown);
+  if (text[0] == '\0') {
+    usage_error("-p needs a proxy, not an empty string");
+    return false;
+  }
+  if (scheme_len != 0 &&
+      (scheme_len != 4 || strncasecmp(text, "http", 4) != 0)) {
+    usage_error("unsupported proxy '%s' for -p (only HTTP proxies, "
+                "http://, are supported)",
+                opts->proxy_shown);
+    return false;
+  }
+  if (end > authority && end[-1] == '/')
+    end--;
+  at = strrchr(authority, '@');
+  host = at != NULL ? at + 1 : authority;
+  for (const char *p = authority; at != NULL && p < at; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c <= 0x20 || c == 0x7f)
+      at = NULL, host = NULL;
+  }
+  if (host == NULL || (at != NULL && at == authority) || host > end ||
+      !proxy_host_port_valid(host, (size_t)(end - host))) {
+    usage_error("invalid proxy '%s' for -p (expected "
+                "[http://][USER:PASSWORD@]HOST[:PORT])",
+                opts->proxy_shown);
+    return false;
+  }
+  opts->proxy = text;
+  return true;
+}
+
+/* The long switches that take a value. */
+static bool is_long_valued(const char *arg) {
+  return strcmp(arg, "--cacert") == 0 || strcmp(arg, "--capath") == 0 ||
+         strcmp(arg, "--cert") == 0 || strcmp(arg, "--key") == 0;
+}
+
+static bool apply_long(const char *name, const char *value,
+                       async_options *opts) {
+  if (strcmp(name, "--cacert") == 0)
+    return parse_file_name(value, name, &opts->ca_file);
+  if (strcmp(name, "--capath") == 0)
+    return parse_dir_name(value, name, &opts->ca_dir);
+  if (strcmp(name, "--cert") == 0)
+    return parse_file_name(value, name, &opts->client_cert);
+  return parse_file_name(value, name, &opts->client_key);
+}
+
+/* Without -s the HTTPS switches mean nothing: say so, as for -r with GET,
+ * and forget them. */
+static void drop_tls_switches(async_options *opts) {
+  static const char warning[] =
+      "async: warning: %s is only for HTTPS (-s); ignoring it\n";
+  if (opts->ca_file != NULL)
+    fprintf(stderr, warning, "--cacert");
+  if (opts->ca_dir != NULL)
+    fprintf(stderr, warning, "--capath");
+  if (opts->client_cert != NULL)
+    fprintf(stderr, warning, "--cert");
+  if (opts->client_key != NULL)
+    fprintf(stderr, warning, "--key");
+  if (opts->insecure)
+    fprintf(stderr, warning, "-k");
+  opts->ca_file = NULL;
+  opts->ca_dir = NULL;
+  opts->client_cert = NULL;
+  opts->client_key = NULL;
+  opts->insecure = false;
+}
+
+/* Checks and completes the HTTPS switches once all have been read. */
+static bool settle_tls_switches(async_options *opts) {
+  if (opts->client_key != NULL && opts->client_cert == NULL) {
+    usage_error("--key needs --cert (the certificate that goes with it)");
+    return false;
+  }
+  if (!opts->secure) {
+    drop_tls_switches(opts);
+    return true;
+  }
+  /* As with curl, a --cert file may hold the key as well. */
+  if (opts->client_cert != NULL && opts->client_key == NULL)
+    opts->client_key = opts->client_cert;
+  return true;
+}
+
 /* Which switches were given, so that the right defaults are announced. */
 typedef struct given {
   bool host, method, resource, timeout, output;
@@ -176,6 +364,8 @@ static bool apply_valued(char which, const char *name, const char *value,
     return parse_file_name(value, name, &opts->output_path);
   case 'r':
     return parse_file_name(value, name, &opts->input_path);
+  case 'p':
+    return parse_proxy(value, opts);
   case 't':
     if (!parse_positive(value, UINT32_MAX, &timeout)) {
       usage_error("invalid time-out '%s' for -t (expected a positive number "
@@ -224,6 +414,20 @@ options_outcome options_parse(int argc, char **argv, async_options *opts,
       return OPTIONS_HELP;
     if (strcmp(arg, "--version") == 0)
       return OPTIONS_VERSION;
+    if (strcmp(arg, "--insecure") == 0) {
+      opts->insecure = true;
+      continue;
+    }
+    if (is_long_valued(arg)) {
+      if (i + 1 >= argc) {
+        usage_error("%s needs a value", arg);
+        return OPTIONS_USAGE_ERROR;
+      }
+      if (!apply_long(arg, argv[i + 1], opts))
+        return OPTIONS_USAGE_ERROR;
+      i++;
+      continue;
+    }
     if (arg[0] != '-') {
       usage_error("unexpected argument '%s'", arg);
       return OPTIONS_USAGE_ERROR;
@@ -237,11 +441,12 @@ options_outcome options_parse(int argc, char **argv, async_options *opts,
       opts->fail_on_http_error = true;
       break;
     case 's':
-      usage_error("-s (HTTPS) is not supported yet");
-      return OPTIONS_USAGE_ERROR;
+      opts->secure = true;
+      break;
+    case 'k':
+      opts->insecure = true;
+      break;
     case 'p':
-      usage_error("-p (proxy) is not supported yet");
-      return OPTIONS_USAGE_ERROR;
     case 'm':
     case 'h':
     case 'o':
@@ -271,6 +476,10 @@ options_outcome options_parse(int argc, char **argv, async_options *opts,
             opts->input_path);
     opts->input_path = NULL;
   }
+  if (!settle_tls_switches(opts))
+    return OPTIONS_USAGE_ERROR;
+  if (opts->proxy != NULL)
+    fprintf(announce, "Using proxy: %s\n", opts->proxy_shown);
   fill_defaults(opts, &seen, announce);
   return OPTIONS_RUN;
 }
@@ -279,6 +488,8 @@ void options_print_usage(FILE *out) {
   fprintf(out,
           "Usage: async [-m GET|POST] [-h HOST[:PORT]] [-o RESOURCE] [-s]\n"
           "             [-p PROXY[:PORT]] [-w FILE] [-r FILE] [-t MS] [-f]\n"
+          "             [--cacert FILE] [--capath DIR] [--cert FILE]\n"
+          "             [--key FILE] [-k|--insecure]\n"
           "       async --help | --version\n"
           "\n"
           "Fetches RESOURCE from HOST (or posts FILE to it) with the ahttp\n"
@@ -288,25 +499,49 @@ void options_print_usage(FILE *out) {
           "  -h HOST    server name or address, optionally with :PORT;\n"
           "             IPv6 as [addr]:port (default: %s)\n"
           "  -o PATH    resource on the server (default: %s)\n"
-          "  -s         use HTTPS (not supported yet)\n"
-          "  -p PROXY   use this HTTP proxy (not supported yet)\n"
+          "  -s         use HTTPS (default port 443); the server's\n"
+          "             certificate and name are verified, by default\n"
+          "             against the system's trusted CAs\n"
+          "  -p PROXY   use this HTTP proxy: [http://][USER:PASSWORD@]HOST\n"
+          "             [:PORT] (port 80 by default); HTTPS goes through a\n"
+          "             CONNECT tunnel. Without -p: http_proxy, https_proxy\n"
+          "             and no_proxy from the environment\n"
           "  -w FILE    write the response body here (default: %s);\n"
           "             replaced only when the transfer succeeds\n"
           "  -r FILE    file to send as the body of a POST (required)\n"
           "  -t MS      overall time limit in milliseconds (default: %u)\n"
           "  -f         fail (exit 6, no output file) on HTTP status >= 400\n"
+          "  --cacert FILE\n"
+          "             with -s: trust the CA certificates in FILE (PEM)\n"
+          "             instead of the system's\n"
+          "  --capath DIR\n"
+          "             with -s: trust the CA certificates in DIR (hashed\n"
+          "             names, as openssl rehash makes them) instead\n"
+          "  --cert FILE\n"
+          "             with -s: present this client certificate (PEM)\n"
+          "  --key FILE\n"
+          "             with -s: the private key of --cert (PEM; default:\n"
+          "             the --cert file itself)\n"
+          "  -k, --insecure\n"
+          "             with -s: accept the server's certificate even if it\n"
+          "             is untrusted, expired or for another name (for\n"
+          "             testing only; a warning is printed)\n"
           "  --help     show this text\n"
           "  --version  show the versions of async and of the library\n"
           "\n"
           "Exit status:\n"
           "  0  the whole response body was received and written\n"
           "  1  usage error\n"
-          "  2  local file error (input or output file)\n"
+          "  2  local file error (input, output or certificate file)\n"
           "  3  network error (name resolution, connection, reset, time-out)\n"
           "  4  protocol error (the server's answer is not valid HTTP/1.1)\n"
           "  5  the -t time limit passed; the request was cancelled\n"
           "  6  HTTP status >= 400 with -f\n"
-          "  7  any other error of the library\n",
+          "  7  any other error of the library\n"
+          "  8  TLS/certificate error (certificate refused, handshake failed,\n"
+          "     connection cut without TLS close_notify)\n"
+          "  9  the proxy refused: it would not open a tunnel, or asked for\n"
+          "     credentials (407)\n",
           ASYNC_DEFAULT_HOST, ASYNC_DEFAULT_RESOURCE, ASYNC_DEFAULT_OUTPUT,
           ASYNC_DEFAULT_TIMEOUT_MS);
 }

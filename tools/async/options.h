@@ -22,12 +22,25 @@ typedef struct async_options {
    * points into host_storage or to a string literal. */
   const char *host;
   char host_storage[256];
-  uint16_t port; /* 0 means the default port (80) */
+  uint16_t port; /* 0 means the default port (80, or 443 with -s) */
   const char *resource;
   const char *output_path;
   const char *input_path; /* NULL unless POST */
   uint32_t timeout_ms;
   bool fail_on_http_error; /* -f */
+  /* HTTPS. The paths are NULL unless given; without -s they are all
+   * dropped (with a warning) once the command line has been read. */
+  bool secure;             /* -s */
+  bool insecure;           /* -k: accept any certificate, warned about */
+  const char *ca_file;     /* --cacert */
+  const char *ca_dir;      /* --capath */
+  const char *client_cert; /* --cert */
+  const char *client_key;  /* --key; --cert's file when not given */
+  /* -p: the proxy as given ("[http://][USER[:PASSWORD]@]HOST[:PORT]"), or
+   * NULL for the environment's settings. Only proxy_shown, where the
+   * password is "***", is ever printed. */
+  const char *proxy;
+  char proxy_shown[512];
 } async_options;
 
 typedef enum options_outcome {

@@ -117,6 +117,7 @@ static int format_detail(int status, const void *info, size_t info_len,
   case AH_STATUS_CONNECTING_TO_SERVER:
   case AH_STATUS_CONNECTED_TO_SERVER:
   case AH_STATUS_REDIRECT:
+  case AH_STATUS_TLS_HANDSHAKE_DONE: /* "TLSv1.3 <cipher>[ (resumed)]" */
     text_len = info_text(info, info_len, &text);
     if (text_len == 0)
       return 0;

@@ -13,7 +13,8 @@
 /*
  * Prints "Callback received for handle 0x<handle>\tStatus: <name>[ ...]"
  * for one status callback, with the status's information where it has
- * any (byte counts, addresses, the created handle, the redirect URL).
+ * any (byte counts, addresses, the created handle, the redirect URL, the
+ * TLS version and cipher).
  */
 void trace_status(ah_handle handle, int status, const void *info,
                   size_t info_len);

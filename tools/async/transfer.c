@@ -71,8 +71,10 @@ struct transfer {
   async_method method;
   const char *host;
   uint16_t port;
+  bool secure; /* -s: AH_FLAG_SECURE on the request */
   bool fail_on_http_error;
-  char server[300]; /* "host:port" for messages */
+  const char *scheme; /* "http" or "https", for messages */
+  char server[300];   /* "host:port" for messages */
   const char *resource;
   input_file *input;
   output_file *output;
@@ -140,32 +142,47 @@ static void record_call_failure(transfer *t, transfer_call call, int code) {
     failure_set_library(&f, code, t->request, "cannot connect to %s",
                         t->server);
     break;
+  /* The certificate's faults name the server; the library's detail names
+   * OpenSSL's reason and the certificate's subject. */
+  case AH_ERR_TLS_UNKNOWN_CA:
+  case AH_ERR_TLS_CERT_DATE_INVALID:
+  case AH_ERR_TLS_CERT_NAME_INVALID:
+  case AH_ERR_TLS_CERT_INVALID:
+    failure_set_library(&f, code, t->request, "certificate of %s refused",
+                        t->server);
+    break;
+  case AH_ERR_TLS_HANDSHAKE:
+  case AH_ERR_TLS_PROTOCOL_VERSION:
+  case AH_ERR_TLS_CLIENT_CERT:
+    failure_set_library(&f, code, t->request, "TLS handshake with %s failed",
+                        t->server);
+    break;
   default:
     switch (call) {
     case CALL_SEND_REQUEST:
       failure_set_library(&f, code, t->request,
-                          "sending the request to http://%s%s failed",
+                          "sending the request to %s://%s%s failed", t->scheme,
                           t->server, t->resource);
       break;
     case CALL_SEND_REQUEST_EX:
       failure_set_library(&f, code, t->request,
-                          "starting the upload to http://%s%s failed",
+                          "starting the upload to %s://%s%s failed", t->scheme,
                           t->server, t->resource);
       break;
     case CALL_WRITE:
       failure_set_library(&f, code, t->request,
-                          "uploading '%s' to http://%s%s failed", input,
-                          t->server, t->resource);
+                          "uploading '%s' to %s://%s%s failed", input,
+                          t->scheme, t->server, t->resource);
       break;
     case CALL_END_REQUEST:
       failure_set_library(&f, code, t->request,
-                          "finishing the upload to http://%s%s failed",
+                          "finishing the upload to %s://%s%s failed", t->scheme,
                           t->server, t->resource);
       break;
     case CALL_READ:
       failure_set_library(&f, code, t->request,
-                          "reading the response from http://%s%s failed",
-                          t->server, t->resource);
+                          "reading the response from %s://%s%s failed",
+                          t->scheme, t->server, t->resource);
       break;
     }
     break;
@@ -506,6 +523,13 @@ static int init_sync(transfer *t) {
   return err;
 }
 
+/* The port connected to: the one given, else the scheme's default. */
+static unsigned effective_port(const async_options *opts) {
+  if (opts->port != 0)
+    return opts->port;
+  return opts->secure ? AH_DEFAULT_HTTPS_PORT : AH_DEFAULT_HTTP_PORT;
+}
+
 int transfer_create(const async_options *opts, input_file *input,
                     output_file *output, transfer **out) {
   transfer *t = calloc(1, sizeof *t);
@@ -526,10 +550,12 @@ int transfer_create(const async_options *opts, input_file *input,
   t->method = opts->method;
   t->host = opts->host;
   t->port = opts->port;
+  t->secure = opts->secure;
   t->fail_on_http_error = opts->fail_on_http_error;
+  t->scheme = opts->secure ? "https" : "http";
   snprintf(t->server, sizeof t->server,
            strchr(opts->host, ':') != NULL ? "[%s]:%u" : "%s:%u", opts->host,
-           opts->port != 0 ? opts->port : AH_DEFAULT_HTTP_PORT);
+           effective_port(opts));
   t->resource = opts->resource;
   t->input = input;
   t->output = output;
@@ -557,9 +583,12 @@ bool transfer_open_handles(transfer *t, ah_handle session) {
   t->connect = connect;
   pthread_mutex_unlock(&t->lock);
   /* The sample's flags: no cache read, no cache write. ahttp has no cache
-   * and accepts them for compatibility. */
+   * and accepts them for compatibility. The connect handle's port 0 means
+   * 443 for a secure request. */
   rc = ah_open_request(connect, verb, t->resource,
-                       AH_FLAG_RELOAD | AH_FLAG_NO_CACHE_WRITE, t, &request);
+                       AH_FLAG_RELOAD | AH_FLAG_NO_CACHE_WRITE |
+                           (t->secure ? AH_FLAG_SECURE : 0u),
+                       t, &request);
   if (rc != AH_OK) {
     failure_set_library(&f, rc, NULL, "cannot create a %s request for %s%s",
                         verb, t->server, t->resource);

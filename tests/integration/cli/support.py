@@ -54,6 +54,7 @@ EXIT_PROTOCOL = 4
 EXIT_TIMEOUT = 5
 EXIT_HTTP_STATUS = 6
 EXIT_OTHER = 7
+EXIT_TLS = 8
 
 PRECIOUS = b"precious bytes that a failed run must not touch\n"
 
@@ -112,14 +113,48 @@ def snapshot_dir(path):
     return found
 
 
+# ---- certificates ----
+
+MAKE_CERTS = os.path.join(SOURCE_DIR, "tests", "support", "make_certs.sh")
+
+
+def make_certs(directory):
+    """Makes the test PKI in `directory` with tests/support/make_certs.sh
+    (see its header: ca, server, expired, wronghost, selfsigned, untrusted,
+    client, each NAME.pem and NAME.key) and returns the directory."""
+    done = subprocess.run(["bash", MAKE_CERTS, directory],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=120)
+    if done.returncode != 0:
+        raise AssertionError("make_certs.sh failed (%d): %s" % (
+            done.returncode, done.stdout.decode(errors="replace")))
+    return directory
+
+
+def tls_server_args(cert_dir, name="server", client_ca=None,
+                    max_version=None):
+    """Scripted-server arguments for HTTPS with NAME.pem/NAME.key from
+    `cert_dir`; `client_ca` (a path) makes it require a client certificate,
+    `max_version` ("1.1", ...) caps the TLS version it offers."""
+    args = ["--tls-cert", os.path.join(cert_dir, name + ".pem"),
+            "--tls-key", os.path.join(cert_dir, name + ".key")]
+    if client_ca is not None:
+        args += ["--tls-client-ca", client_ca]
+    if max_version is not None:
+        args += ["--tls-max-version", max_version]
+    return args
+
+
 # ---- the scripted server ----
 
 
 class TestServer:
-    """The scripted server as a child process on a free 127.0.0.1 port."""
+    """The scripted server as a child process on a free 127.0.0.1 port;
+    `args` are extra command-line arguments (tls_server_args for HTTPS)."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, args=()):
         self.workdir = workdir
+        self.args = list(args)
         self.log_path = os.path.join(workdir, "server.log")
         self.err_path = os.path.join(workdir, "server.stderr")
         self.proc = None
@@ -128,7 +163,8 @@ class TestServer:
     def start(self, timeout=15.0):
         with open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [PYTHON, SERVER_SCRIPT, "--port", "0", "--log", self.log_path],
+                [PYTHON, SERVER_SCRIPT, "--port", "0", "--log", self.log_path]
+                + self.args,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         line = self._read_line(timeout)
         match = re.fullmatch(rb"PORT (\d+)\n", line)
@@ -223,13 +259,15 @@ class Result:
                                      tail(self.stderr)))
 
 
-def run_async(args, cwd, timeout=DEFAULT_RUN_TIMEOUT):
-    """Runs async with `args` in `cwd`; kills it after `timeout` s."""
+def run_async(args, cwd, timeout=DEFAULT_RUN_TIMEOUT, env=None):
+    """Runs async with `args` in `cwd`; kills it after `timeout` s. `env`,
+    if given, is its whole environment."""
     binary = async_binary()
     args = [str(a) for a in args]
     start = time.monotonic()
     proc = subprocess.Popen([binary] + args, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -272,12 +310,15 @@ STATUS_CODES = [
     (re.compile(r"Intermediate response(?: .*)?"), "I"),
     (re.compile(r"State Change(?: .*)?"), "T"),
     (re.compile(r"Cookie.*"), "O"),
+    (re.compile(r"TLS handshake started"), "H"),
+    (re.compile(r"TLS handshake done \((.+)\)"), "h"),
 ]
 
 
 class Event:
     """One status line: the handle it was for, its letter, its argument
-    (created handle for C, byte count for s and v, else None)."""
+    (created handle for C, byte count for s and v, the TLS version and
+    cipher for h, else None)."""
 
     def __init__(self, handle, code, text, arg):
         self.handle = handle
@@ -336,6 +377,14 @@ POST_ORDER = re.compile(
     r"CCP?RrNnS[SsQ]*s[SsQ]*(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
 # A failed connect: the attempt, REQUEST_COMPLETE with the error, closings.
 REFUSED_ORDER = re.compile(r"CCP?RrN(?:Kk)?QX(?:X|Kk)*")
+# The same over HTTPS: the TLS handshake starts (H) and is done (h) right
+# after the connection is made and before the request goes out.
+TLS_GET_ORDER = re.compile(
+    r"CCP?RrNnHhSs+(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
+TLS_POST_ORDER = re.compile(
+    r"CCP?RrNnHhS[SsQ]*s[SsQ]*(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
+# A handshake that fails: started, never done, no request sent.
+TLS_REJECTED_ORDER = re.compile(r"CCP?RrNnH(?:Kk)?Q(?:Kk)?X(?:X|Kk)*")
 
 
 def check_handles(events):
@@ -392,28 +441,44 @@ def check_order(events, order):
 
 
 class CliTestCase(unittest.TestCase):
-    """Starts one scripted server per class; a fresh cwd per test."""
+    """Starts one scripted server per class; a fresh cwd per test. A class
+    may set `server_args` (e.g. tls_server_args) before setUpClass runs, and
+    start more servers with start_extra_server."""
 
     server = None
+    server_args = ()
 
     @classmethod
     def setUpClass(cls):
         cls.server_dir = tempfile.mkdtemp(prefix="ahttp-cli-server-")
         cls.addClassCleanup(shutil.rmtree, cls.server_dir, True)
-        cls.server = TestServer(cls.server_dir)
+        cls.server = TestServer(cls.server_dir, cls.server_args)
         cls.addClassCleanup(cls._stop_server)
         cls.server.start()
 
-    @classmethod
-    def _stop_server(cls):
-        server, cls.server = cls.server, None
-        if server is None:
-            return
+    @staticmethod
+    def _check_stopped(server):
         status = server.stop()
         errors = server.stderr_text()
         if status != 0 or "Traceback" in errors:
             raise AssertionError("test server exited with %s; stderr:\n%s"
                                  % (status, errors))
+
+    @classmethod
+    def _stop_server(cls):
+        server, cls.server = cls.server, None
+        if server is not None:
+            cls._check_stopped(server)
+
+    @classmethod
+    def start_extra_server(cls, args=()):
+        """Another scripted server (with `args`) for the rest of the class,
+        in a folder of its own; stopped and checked like the main one."""
+        workdir = tempfile.mkdtemp(prefix="extra-", dir=cls.server_dir)
+        server = TestServer(workdir, args)
+        server.start()
+        cls.addClassCleanup(cls._check_stopped, server)
+        return server
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="ahttp-cli-")
@@ -426,8 +491,8 @@ class CliTestCase(unittest.TestCase):
     def host(self):
         return self.server.host
 
-    def run_async(self, *args, timeout=DEFAULT_RUN_TIMEOUT):
-        return run_async(args, self.dir, timeout)
+    def run_async(self, *args, timeout=DEFAULT_RUN_TIMEOUT, env=None):
+        return run_async(args, self.dir, timeout, env)
 
     def get(self, target, *extra, output="out.bin",
             timeout=DEFAULT_RUN_TIMEOUT):
@@ -521,7 +586,7 @@ class CliTestCase(unittest.TestCase):
     def check_failure_leaves_no_trace(self, args, code, needles=(), any_of=(),
                                       output="out.htm", timeout=None,
                                       max_elapsed=None, min_elapsed=None,
-                                      variants=(False, True)):
+                                      variants=(False, True), env=None):
         """Runs `async args` twice: with no file at `output` (none must
         appear) and with a precious file there (it must stay as it was).
         Each run must fail with `code` and one error line naming the
@@ -536,7 +601,7 @@ class CliTestCase(unittest.TestCase):
                 os.unlink(target)
             before = snapshot_dir(self.dir)
             result = self.run_async(*args, timeout=timeout or
-                                    DEFAULT_RUN_TIMEOUT)
+                                    DEFAULT_RUN_TIMEOUT, env=env)
             self.assertFailed(result, code, needles, any_of)
             limit = None if max_elapsed is None else max_elapsed * TIME_SCALE
             if limit is not None and result.elapsed > limit:

@@ -117,13 +117,6 @@ class CliUsageTest(support.CliTestCase):
         self.check_usage_error(["-h", self.host, "-w", "out.htm", "-t", "-5"],
                                any_of=["-t", "-5", "timeout", "time-out"])
 
-    def test_secure_not_supported(self):
-        self.check_usage_error(["-s", "-h", self.host, "-w", "out.htm"],
-                               needles=["-s"])
-
-    def test_proxy_not_supported(self):
-        self.check_usage_error(["-p", self.host, "-h", self.host, "-w",
-                                "out.htm"], needles=["-p"])
 
 
 if __name__ == "__main__":
