@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev zlib1g-dev libcmocka-dev
-  python3 openssl curl nginx-light valgrind
+  python3 openssl curl nginx-light squid valgrind
 )
 
 missing=()
@@ -23,8 +23,9 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# policy-rc.d keeps the packaged nginx from starting a system service on
-# port 80: the tests start their own servers on 127.0.0.1 only.
+# policy-rc.d keeps the packaged nginx and squid from starting system
+# services on ports 80 and 3128: the tests start their own servers on
+# 127.0.0.1 only.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
   $sudo chmod +x /usr/sbin/policy-rc.d

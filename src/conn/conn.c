@@ -611,6 +611,12 @@ static void drive_handshake(ah__conn *c) {
   if (rc == AH_OK)
     rc = flushed;
   if (rc != AH_OK) {
+    if (c->via_proxy) {
+      size_t used = strlen(c->detail);
+      snprintf(c->detail + used, sizeof c->detail - used,
+               " (TLS with %s:%u through proxy %s)", c->tunnel_host,
+               (unsigned)c->tunnel_port, c->peer);
+    }
     fail_connect(c, rc, c->detail);
     return;
   }
@@ -847,8 +853,15 @@ static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
     if (nread > 0) {
       drive_handshake(c);
     } else {
-      snprintf(c->detail, sizeof c->detail,
-               "%s closed the connection during the TLS handshake", c->peer);
+      if (c->via_proxy)
+        snprintf(c->detail, sizeof c->detail,
+                 "proxy %s closed the tunnel to %s:%u during the TLS "
+                 "handshake",
+                 c->peer, c->tunnel_host, (unsigned)c->tunnel_port);
+      else
+        snprintf(c->detail, sizeof c->detail,
+                 "%s closed the connection during the TLS handshake",
+                 c->peer);
       fail_connect(c, nread == UV_EOF ? AH_ERR_TLS_HANDSHAKE
                                       : map_uv_error((int)nread,
                                                      AH_ERR_CONNECTION_RESET),

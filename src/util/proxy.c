@@ -57,13 +57,54 @@ static int parse_port(const char *s, size_t len, uint16_t *out) {
   return 1;
 }
 
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* RFC 3986 2.1: credentials in a URL are percent-encoded ("%40" for '@',
+ * "%2F" for '/'); the proxy wants them decoded. Returns the decoded
+ * length, or 0 on a malformed escape. */
+static size_t percent_decode(const char *in, size_t len, char *out) {
+  size_t i, n = 0;
+  for (i = 0; i < len; i++) {
+    if (in[i] == '%') {
+      int hi = i + 2 < len ? hex_value(in[i + 1]) : -1;
+      int lo = hi >= 0 ? hex_value(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0)
+        return 0;
+      out[n++] = (char)(hi * 16 + lo);
+      i += 2;
+    } else {
+      out[n++] = in[i];
+    }
+  }
+  return n;
+}
+
 static int make_authorization(ah__proxy *p, const char *userinfo,
                               size_t len) {
+  char *plain = ah__malloc(len + 1);
   char *b64 = ah__malloc(4 * ((len + 2) / 3) + 1);
-  size_t need;
-  if (b64 == NULL)
+  size_t need, plain_len;
+  if (plain == NULL || b64 == NULL) {
+    ah__free(plain);
+    ah__free(b64);
     return AH_ERR_NO_MEMORY;
-  ah__base64((const unsigned char *)userinfo, len, b64);
+  }
+  plain_len = percent_decode(userinfo, len, plain);
+  if (plain_len == 0 && len > 0) {
+    ah__free(plain);
+    ah__free(b64);
+    return AH_ERR_INVALID_PARAMETER;
+  }
+  ah__base64((const unsigned char *)plain, plain_len, b64);
+  ah__free(plain);
   need = strlen("Basic ") + strlen(b64) + 1;
   p->authorization = ah__malloc(need);
   if (p->authorization != NULL)

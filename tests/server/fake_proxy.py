@@ -9,7 +9,8 @@ one line `PORT <n>` on stdout as soon as it listens, and serves until
 SIGTERM or SIGINT. `--log FILE` appends one line per request head it reads,
 flushed at once: `<conn_id> <request line>`, e.g.
 `1 CONNECT 127.0.0.1:8443 HTTP/1.1`, so a test can see what a client sent
-(absolute-form targets included). It connects nowhere itself, except to 127.0.0.1 in the `tunnel10` mode.
+(absolute-form targets included). It connects nowhere itself, except to
+127.0.0.1 in the `tunnel10` mode.
 
 Every request on a connection gets the mode's answer, CONNECT or not:
 
@@ -167,7 +168,8 @@ class Proxy:
     def answer(self, sock):
         """Sends the mode's answer; False if the connection is over."""
         if self.mode == "refuse":
-            body = b"<html><body>" + BODY_MARKER + b": no tunnel</body></html>\n"
+            body = (b"<html><body>" + BODY_MARKER +
+                    b": no tunnel</body></html>\n")
             sock.sendall(b"HTTP/1.1 502 Bad Gateway\r\n"
                          b"Content-Type: text/html\r\n"
                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
@@ -182,7 +184,8 @@ class Proxy:
             self.drain(sock, 1.0)
             return False
         if self.mode == "refuse-407":
-            body = b"<html><body>" + BODY_MARKER + b": who are you</body></html>\n"
+            body = (b"<html><body>" + BODY_MARKER +
+                    b": who are you</body></html>\n")
             sock.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                          b"Proxy-Authenticate: Basic realm=\"fake\"\r\n"
                          b"Content-Type: text/html\r\n"
@@ -208,12 +211,14 @@ class Proxy:
             "", "", "")
         if words[0] != "CONNECT" or host not in ("127.0.0.1", "localhost") \
                 or not port.isdigit():
-            sock.sendall(b"HTTP/1.0 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            sock.sendall(b"HTTP/1.0 403 Forbidden\r\n"
+                         b"Content-Length: 0\r\n\r\n")
             return
         try:
             upstream = socket.create_connection(("127.0.0.1", int(port)), 10)
         except OSError:
-            sock.sendall(b"HTTP/1.0 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            sock.sendall(b"HTTP/1.0 502 Bad Gateway\r\n"
+                         b"Content-Length: 0\r\n\r\n")
             return
         with self.sockets_lock:
             self.sockets.add(upstream)

@@ -50,6 +50,18 @@ static void password_may_contain_at_sign(void **state) {
   ah__proxy_free(&p);
 }
 
+static void credentials_are_percent_decoded(void **state) {
+  ah__proxy p;
+  (void)state;
+  assert_int_equal(ah__proxy_parse("http://%61lice:a%2Fb%40c@h:1", &p),
+                   AH_OK);
+  /* base64("alice:a/b@c") */
+  assert_string_equal(p.authorization, "Basic YWxpY2U6YS9iQGM=");
+  ah__proxy_free(&p);
+  assert_int_equal(ah__proxy_parse("u:%zz@h:1", &p), AH_ERR_INVALID_PARAMETER);
+  assert_int_equal(ah__proxy_parse("u:%4@h:1", &p), AH_ERR_INVALID_PARAMETER);
+}
+
 static void rejects_malformed_specs(void **state) {
   static const char *const bad[] = {
       "",          "http://",       "https://p:1", "socks5://p:1", "p:0",
@@ -122,6 +134,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(default_port_is_80_and_no_credentials),
     cmocka_unit_test(ipv6_literal_in_brackets),
     cmocka_unit_test(password_may_contain_at_sign),
+    cmocka_unit_test(credentials_are_percent_decoded),
     cmocka_unit_test(rejects_malformed_specs),
     cmocka_unit_test(bypass_follows_curl_rules),
     cmocka_unit_test(base64_pads_every_length),

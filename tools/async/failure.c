@@ -68,6 +68,9 @@ int failure_exit_code_for(int code) {
   case AH_ERR_TLS_CLIENT_CERT:
   case AH_ERR_TLS_TRUNCATED:
     return ASYNC_EXIT_TLS;
+  case AH_ERR_PROXY_REFUSED:
+  case AH_ERR_PROXY_AUTH_REQUIRED:
+    return ASYNC_EXIT_PROXY;
   default:
     return ASYNC_EXIT_LIBRARY;
   }

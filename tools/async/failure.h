@@ -19,7 +19,8 @@ enum async_exit {
   ASYNC_EXIT_TIMED_OUT = 5,
   ASYNC_EXIT_HTTP_STATUS = 6,
   ASYNC_EXIT_LIBRARY = 7,
-  ASYNC_EXIT_TLS = 8 /* certificate refused, handshake, truncation */
+  ASYNC_EXIT_TLS = 8,  /* certificate refused, handshake, truncation */
+  ASYNC_EXIT_PROXY = 9 /* the proxy refused the tunnel, or answered 407 */
 };
 
 typedef struct failure {

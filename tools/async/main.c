@@ -4,7 +4,8 @@
  * Order of business: parse the command line; check the certificate files
  * and open the local files (so that a local mistake is reported before
  * any network activity and creates nothing); open an asynchronous session
- * and give it the HTTPS settings; start the transfer and
+ * (through the -p proxy, or with the environment's proxy settings) and
+ * give it the HTTPS settings; start the transfer and
  * wait for it with the -t deadline; close the request and the connection,
  * each waited for; only then replace the output file, or remove the
  * temporary one; close the session last. The exit status says what went
@@ -106,13 +107,25 @@ static int check_tls_files(const async_options *opts) {
   return ASYNC_EXIT_OK;
 }
 
-/* Opens the asynchronous session with our status callback on it. */
-static int open_session(ah_handle *session) {
-  int rc = ah_open(ASYNC_USER_AGENT, AH_OPEN_TYPE_PRECONFIG, NULL, NULL,
-                   AH_FLAG_ASYNC, session);
+/*
+ * Opens the asynchronous session with our status callback on it: through
+ * the -p proxy, or, as the sample does, with the pre-configured settings
+ * (the environment's http_proxy, https_proxy and no_proxy).
+ */
+static int open_session(const async_options *opts, ah_handle *session) {
+  int rc = opts->proxy != NULL
+               ? ah_open(ASYNC_USER_AGENT, AH_OPEN_TYPE_PROXY, opts->proxy,
+                         NULL, AH_FLAG_ASYNC, session)
+               : ah_open(ASYNC_USER_AGENT, AH_OPEN_TYPE_PRECONFIG, NULL, NULL,
+                         AH_FLAG_ASYNC, session);
   if (rc != AH_OK) {
-    fprintf(stderr, "async: cannot open a session: %s\n", ah_strerror(rc));
     *session = NULL;
+    if (rc == AH_ERR_INVALID_PARAMETER && opts->proxy != NULL) {
+      fprintf(stderr, "async: cannot use proxy '%s': %s\n", opts->proxy_shown,
+              ah_strerror(rc));
+      return ASYNC_EXIT_USAGE;
+    }
+    fprintf(stderr, "async: cannot open a session: %s\n", ah_strerror(rc));
     return ASYNC_EXIT_LIBRARY;
   }
   rc = ah_set_status_callback(*session, transfer_status_cb);
@@ -246,7 +259,7 @@ static int run(const async_options *opts) {
     status = ASYNC_EXIT_LIBRARY;
     goto done;
   }
-  status = open_session(&session);
+  status = open_session(opts, &session);
   if (status != ASYNC_EXIT_OK)
     goto done;
   status = configure_tls(session, opts);

@@ -10,6 +10,9 @@
  * The HTTPS switches are curl's long ones (--cacert, --capath, --cert,
  * --key, -k/--insecure), so that they read as users expect; the sample had
  * none, as WinInet took trust from the system.
+ *
+ * A proxy given with -p may hold a password: it is kept as given for
+ * ah_open, and only its masked form (proxy_shown) is ever printed.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -190,7 +193,7 @@ static const char *proxy_authority(const char *text, size_t *scheme_len) {
  * The last '@' is the one that ends the userinfo, whatever the password
  * holds.
  */
-static void mask_proxy(const char *text, char *out, size_t cap) {
+void options_mask_proxy(const char *text, char *out, size_t cap) {
   size_t scheme_len;
   const char *authority = proxy_authority(text, &scheme_len);
   const char *at = strrchr(authority, '@');
@@ -253,7 +256,7 @@ static bool parse_proxy(const char *text, async_options *opts) {
   const char *end = authority + strlen(authority);
   const char *at;
   const char *host;
-  mask_proxy(text, opts->proxy_shown, sizeof opts->proxy_shown);
+  options_mask_proxy(text, opts->proxy_shown, sizeof opts->proxy_shown);
   if (text[0] == '\0') {
     usage_error("-p needs a proxy, not an empty string");
     return false;
@@ -269,12 +272,14 @@ static bool parse_proxy(const char *text, async_options *opts) {
     end--;
   at = strrchr(authority, '@');
   host = at != NULL ? at + 1 : authority;
+  /* The userinfo, if any, is not empty and has no blank or control. */
+  bool valid = at != authority;
   for (const char *p = authority; at != NULL && p < at; p++) {
     unsigned char c = (unsigned char)*p;
     if (c <= 0x20 || c == 0x7f)
-      at = NULL, host = NULL;
+      valid = false;
   }
-  if (host == NULL || (at != NULL && at == authority) || host > end ||
+  if (!valid || host > end ||
       !proxy_host_port_valid(host, (size_t)(end - host))) {
     usage_error("invalid proxy '%s' for -p (expected "
                 "[http://][USER:PASSWORD@]HOST[:PORT])",

@@ -59,6 +59,13 @@ typedef enum options_outcome {
 options_outcome options_parse(int argc, char **argv, async_options *opts,
                               FILE *announce);
 
+/*
+ * Writes `proxy` ("[scheme://][USER[:PASSWORD]@]HOST[:PORT]") into `out`
+ * with the password replaced by "***": the only form in which a proxy is
+ * ever printed.
+ */
+void options_mask_proxy(const char *proxy, char *out, size_t cap);
+
 /* Writes the usage text, the switches, defaults and exit codes. */
 void options_print_usage(FILE *out);
 

@@ -75,6 +75,9 @@ struct transfer {
   bool fail_on_http_error;
   const char *scheme; /* "http" or "https", for messages */
   char server[300];   /* "host:port" for messages */
+  bool proxy_given;   /* -p */
+  char proxy[512];    /* the proxy for messages, password masked: -p's,
+                         or the environment's for this scheme, or "" */
   const char *resource;
   input_file *input;
   output_file *output;
@@ -128,19 +131,53 @@ static void record_failure(transfer *t, const failure *f) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* "proxy 127.0.0.1:3128 " or "proxy ", for messages about the proxy. */
+static const char *proxy_name(const transfer *t, char *out, size_t cap) {
+  snprintf(out, cap, "proxy %s%s", t->proxy, t->proxy[0] != '\0' ? " " : "");
+  return out;
+}
+
+/* Why a proxy answers 407, as far as we can tell. */
+static const char *credentials_hint(const transfer *t) {
+  return strchr(t->proxy, '@') != NULL
+             ? "it did not accept the credentials"
+             : "it wants credentials (USER:PASSWORD@ in the proxy)";
+}
+
 /* Describes a failed library call. The detail is fetched before taking
- * the lock (see the file comment). */
+ * the lock (see the file comment). With -p every connection goes to the
+ * proxy, so a name or connection failure is the proxy's. */
 static void record_call_failure(transfer *t, transfer_call call, int code) {
   failure f = {false, 0, ""};
   const char *input = t->input != NULL ? t->input->path : "";
+  char proxy[600];
+  proxy_name(t, proxy, sizeof proxy);
   switch (code) {
   case AH_ERR_NAME_NOT_RESOLVED:
-    failure_set_library(&f, code, t->request, "cannot resolve host '%s'",
-                        t->host);
+    if (t->proxy_given)
+      failure_set_library(&f, code, t->request, "cannot resolve %s", t->proxy);
+    else
+      failure_set_library(&f, code, t->request, "cannot resolve host '%s'",
+                          t->host);
     break;
   case AH_ERR_CANNOT_CONNECT:
-    failure_set_library(&f, code, t->request, "cannot connect to %s",
-                        t->server);
+    if (t->proxy_given)
+      failure_set_library(&f, code, t->request,
+                          "cannot connect to proxy %s (for %s)", t->proxy,
+                          t->server);
+    else
+      failure_set_library(&f, code, t->request, "cannot connect to %s",
+                          t->server);
+    break;
+  /* The detail names the proxy's address and its status line. */
+  case AH_ERR_PROXY_REFUSED:
+    failure_set_library(&f, code, t->request,
+                        "%srefused to open a tunnel to %s", proxy, t->server);
+    break;
+  case AH_ERR_PROXY_AUTH_REQUIRED:
+    failure_set_library(&f, code, t->request,
+                        "%srefused to open a tunnel to %s: %s", proxy,
+                        t->server, credentials_hint(t));
     break;
   /* The certificate's faults name the server; the library's detail names
    * OpenSSL's reason and the certificate's subject. */
@@ -367,7 +404,15 @@ static int step_headers(transfer *t) {
                         t->server);
   } else {
     trace_status_line(version, code, reason);
-    if (t->fail_on_http_error && code >= 400)
+    /* 407 is a proxy's answer (RFC 9110 15.5.8): not the server's
+     * response, and not worth a file. */
+    if (code == 407) {
+      char proxy[600];
+      failure_set(&f, ASYNC_EXIT_PROXY,
+                  "%sanswered %s %" PRIu32 " %s to %s://%s%s: %s",
+                  proxy_name(t, proxy, sizeof proxy), version, code, reason,
+                  t->scheme, t->server, t->resource, credentials_hint(t));
+    } else if (t->fail_on_http_error && code >= 400)
       failure_set(&f, ASYNC_EXIT_HTTP_STATUS,
                   "the server answered %" PRIu32 " %s", code, reason);
   }
@@ -530,6 +575,30 @@ static unsigned effective_port(const async_options *opts) {
   return opts->secure ? AH_DEFAULT_HTTPS_PORT : AH_DEFAULT_HTTP_PORT;
 }
 
+/*
+ * The proxy to name in messages: -p's, else the one the library takes from
+ * the environment for this scheme (ah_open's rules), masked either way.
+ */
+static void set_proxy_for_messages(transfer *t, const async_options *opts) {
+  const char *env = NULL;
+  t->proxy_given = opts->proxy != NULL;
+  if (t->proxy_given) {
+    snprintf(t->proxy, sizeof t->proxy, "%s", opts->proxy_shown);
+    return;
+  }
+  if (opts->secure) {
+    env = getenv("https_proxy");
+    if (env == NULL || env[0] == '\0')
+      env = getenv("HTTPS_PROXY");
+  } else {
+    env = getenv("http_proxy");
+  }
+  if (env != NULL && env[0] != '\0')
+    options_mask_proxy(env, t->proxy, sizeof t->proxy);
+  else
+    t->proxy[0] = '\0';
+}
+
 int transfer_create(const async_options *opts, input_file *input,
                     output_file *output, transfer **out) {
   transfer *t = calloc(1, sizeof *t);
@@ -557,6 +626,7 @@ int transfer_create(const async_options *opts, input_file *input,
            strchr(opts->host, ':') != NULL ? "[%s]:%u" : "%s:%u", opts->host,
            effective_port(opts));
   t->resource = opts->resource;
+  set_proxy_for_messages(t, opts);
   t->input = input;
   t->output = output;
   t->state =
