@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo check check-asan check-tsan check-sanitize clean
+.PHONY: all deps build demo check check-asan check-tsan check-sanitize clean fuzz
 
 all: build
 
@@ -33,5 +33,27 @@ check-tsan: deps
 
 check-sanitize: check-asan check-tsan
 
+# libFuzzer targets (fuzz/): each runs FUZZ_SECONDS with its seed corpus, or
+# exactly FUZZ_RUNS executions when that is set; see fuzz/run.sh.
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= 0
+fuzz: deps
+	cmake -S . -B build-fuzz -DAHTTP_WERROR=ON -DAHTTP_BUILD_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_RUNS)
+
+# Benchmarks against curl, libcurl and wrk (bench/, issue 7). `make bench`
+# is the real measurement (installs its peers, builds in Release into
+# build-bench, about 15 minutes); bench-smoke runs every row once on tiny
+# inputs and only checks that each program completes and prints its table.
+.PHONY: bench bench-smoke
+bench:
+	bench/run.sh
+
+bench-smoke: deps
+	cmake -S bench -B build-bench-smoke -DAHTTP_WERROR=ON >/dev/null
+	cmake --build build-bench-smoke -j $(JOBS)
+	bench/smoke.sh build-bench-smoke/ahttp/async build-bench-smoke
+
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

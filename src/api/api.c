@@ -75,9 +75,13 @@ static int do_connect(ah__call *c, ah__object *parent) {
   int rc;
   if (parent->type != AH_HANDLE_TYPE_SESSION)
     return AH_ERR_INCORRECT_HANDLE_TYPE;
-  conn = ah__calloc(1, sizeof *conn);
-  if (conn == NULL)
+  if (ah__reserve_events(parent->session) != AH_OK)
     return AH_ERR_NO_MEMORY;
+  conn = ah__calloc(1, sizeof *conn);
+  if (conn == NULL) {
+    ah__release_events(parent->session);
+    return AH_ERR_NO_MEMORY;
+  }
   conn->host = ah__strdup(c->s1);
   conn->port = c->port; /* 0: the default of each request's scheme */
   conn->user = ah__strdup(c->s2);
@@ -93,6 +97,7 @@ static int do_connect(ah__call *c, ah__object *parent) {
   *(ah_handle *)c->out = conn->base.handle;
   return AH_OK;
 fail:
+  ah__release_events(parent->session);
   ah__options_free(&conn->base.opts);
   ah__free(conn->host);
   ah__free(conn->user);
@@ -148,9 +153,13 @@ static int do_open_request(ah__call *c, ah__object *parent) {
   int rc;
   if (parent->type != AH_HANDLE_TYPE_CONNECT)
     return AH_ERR_INCORRECT_HANDLE_TYPE;
-  ro = ah__calloc(1, sizeof *ro);
-  if (ro == NULL)
+  if (ah__reserve_events(parent->session) != AH_OK)
     return AH_ERR_NO_MEMORY;
+  ro = ah__calloc(1, sizeof *ro);
+  if (ro == NULL) {
+    ah__release_events(parent->session);
+    return AH_ERR_NO_MEMORY;
+  }
   memset(&p, 0, sizeof p);
   p.io = parent->session->io;
   p.hooks = &request_hooks;
@@ -167,12 +176,14 @@ static int do_open_request(ah__call *c, ah__object *parent) {
   p.timeouts.receive_ms = parent->opts.receive_timeout;
   rc = ah__request_init(&ro->req, &p);
   if (rc != AH_OK) {
+    ah__release_events(parent->session);
     ah__free(ro);
     return rc;
   }
   ro->req.tls.security_flags = parent->opts.security_flags;
   rc = init_child(&ro->base, parent, AH_HANDLE_TYPE_REQUEST, c->ptr);
   if (rc != AH_OK) {
+    ah__release_events(parent->session);
     ah__request_dispose(&ro->req);
     ah__options_free(&ro->base.opts);
     ah__free(ro);

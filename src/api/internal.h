@@ -77,6 +77,7 @@ typedef struct ah__request_object {
 typedef struct ah__event {
   ah__object *obj;
   int status;
+  int has_info;
   size_t len;
   ah__call *sync_call; /* set: wake this caller instead of a callback */
   union {
@@ -85,7 +86,6 @@ typedef struct ah__event {
     ah_handle handle;
     char text[256];
   } info;
-  int has_info;
 } ah__event;
 
 struct ah__session {
@@ -113,6 +113,9 @@ struct ah__session {
   /* I/O thread only. */
   ah__event *events;
   size_t ev_cap, ev_head, ev_count;
+  /* Slots held back so that a completion or a HANDLE_CLOSING never needs
+   * memory: EVENTS_PER_OBJECT for each live object. */
+  size_t ev_reserved;
   int delivering;
   int shutting_down;
 
@@ -171,7 +174,13 @@ int ah__wants(const ah__object *obj, int status);
 void ah__complete(ah__object *obj, int err, uintptr_t result);
 /* Starts closing obj and everything under it. */
 void ah__close_object(ah__object *obj);
-/* Links a new child under its parent and announces HANDLE_CREATED. */
+/* Holds back event slots for one more object (before creating it), so its
+ * completions and its HANDLE_CLOSING can always be queued; and gives them
+ * back if the object is not created after all. */
+int ah__reserve_events(ah__session *s);
+void ah__release_events(ah__session *s);
+/* Links a new child under its parent and announces HANDLE_CREATED (its
+ * events were reserved first). */
 void ah__adopt(ah__object *parent, ah__object *child);
 
 /* Waits until a closed session's thread has ended and joins it. */

@@ -302,6 +302,8 @@ int ah__get_option(ah__object *obj, int option, void *value, size_t *size) {
   case AH_OPTION_TLS_SESSION_REUSED:
     if (obj->type != AH_HANDLE_TYPE_REQUEST)
       return AH_ERR_INVALID_OPTION;
+    if (((ah__request_object *)obj)->req.tls_version == NULL)
+      return AH_ERR_INCORRECT_HANDLE_STATE; /* no TLS connection yet */
     v32 = (uint32_t)((ah__request_object *)obj)->req.tls_resumed;
     return put_bytes(&v32, 4, value, size);
   case AH_OPTION_TLS_VERSION:

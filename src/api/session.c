@@ -47,20 +47,52 @@ int ah__wants(const ah__object *obj, int status) {
 
 static void on_idle(uv_idle_t *idle);
 
-static ah__event *push_event(ah__session *s) {
-  size_t tail;
-  if (s->ev_count == s->ev_cap) {
-    size_t cap = s->ev_cap == 0 ? 16 : s->ev_cap * 2, i;
-    ah__event *grown = ah__malloc(cap * sizeof *grown);
-    if (grown == NULL)
-      return NULL;
-    for (i = 0; i < s->ev_count; i++)
-      grown[i] = s->events[(s->ev_head + i) % s->ev_cap];
-    ah__free(s->events);
-    s->events = grown;
-    s->ev_cap = cap;
-    s->ev_head = 0;
-  }
+/* One HANDLE_CLOSING, one completion, and one HANDLE_CREATED. */
+#define EVENTS_PER_OBJECT 3
+
+static int grow_events(ah__session *s, size_t need) {
+  size_t cap = s->ev_cap == 0 ? 16 : s->ev_cap, i;
+  ah__event *grown;
+  while (cap < need)
+    cap *= 2;
+  if (cap == s->ev_cap)
+    return AH_OK;
+  grown = ah__malloc(cap * sizeof *grown);
+  if (grown == NULL)
+    return AH_ERR_NO_MEMORY;
+  for (i = 0; i < s->ev_count; i++)
+    grown[i] = s->events[(s->ev_head + i) % s->ev_cap];
+  ah__free(s->events);
+  s->events = grown;
+  s->ev_cap = cap;
+  s->ev_head = 0;
+  return AH_OK;
+}
+
+int ah__reserve_events(ah__session *s) {
+  if (grow_events(s, s->ev_count + s->ev_reserved + EVENTS_PER_OBJECT + 1) !=
+      AH_OK)
+    return AH_ERR_NO_MEMORY;
+  s->ev_reserved += EVENTS_PER_OBJECT;
+  return AH_OK;
+}
+
+void ah__release_events(ah__session *s) {
+  s->ev_reserved -= EVENTS_PER_OBJECT;
+}
+
+static int is_vital(int status) {
+  return status == AH_STATUS_REQUEST_COMPLETE ||
+         status == AH_STATUS_HANDLE_CLOSING ||
+         status == AH_STATUS_HANDLE_CREATED;
+}
+
+/* A slot for one event. Vital events may use the reserve; other statuses
+ * leave it alone and are dropped if the queue cannot grow. */
+static ah__event *push_event(ah__session *s, int vital) {
+  size_t tail, need = s->ev_count + 1 + (vital ? 0 : s->ev_reserved);
+  if (need > s->ev_cap && grow_events(s, need) != AH_OK)
+    return NULL;
   /* An active idle handle keeps the loop from blocking in poll while
    * events wait; it is stopped when the queue is empty again. */
   if (!s->delivering && !s->shutting_down)
@@ -77,9 +109,9 @@ static void queue_event(ah__object *obj, int status, const void *info,
   ah__event *ev;
   if (obj->closing_sent)
     return;
-  ev = push_event(s);
+  ev = push_event(s, is_vital(status));
   if (ev == NULL)
-    return; /* out of memory: a status is lost, never a completion path */
+    return; /* out of memory: a progress status is lost, nothing vital */
   ev->obj = obj;
   ev->status = status;
   ev->sync_call = sync_call;
@@ -93,7 +125,9 @@ static void queue_event(ah__object *obj, int status, const void *info,
         status == AH_STATUS_CONNECTING_TO_SERVER ||
         status == AH_STATUS_CONNECTED_TO_SERVER ||
         status == AH_STATUS_CLOSING_CONNECTION ||
-        status == AH_STATUS_CONNECTION_CLOSED || status == AH_STATUS_REDIRECT)
+        status == AH_STATUS_CONNECTION_CLOSED ||
+        status == AH_STATUS_REDIRECT ||
+        status == AH_STATUS_TLS_HANDSHAKE_DONE)
       ev->info.text[sizeof ev->info.text - 1] = '\0';
     ev->has_info = 1;
   }
@@ -162,10 +196,12 @@ static void deliver(ah__session *s) {
               ev.has_info ? (const void *)&ev.info : NULL, ev.len,
               obj->context);
     if (ev.status == AH_STATUS_HANDLE_CLOSING) {
-      if (obj->type == AH_HANDLE_TYPE_SESSION)
+      if (obj->type == AH_HANDLE_TYPE_SESSION) {
         begin_shutdown(s);
-      else
+      } else {
         free_object(obj);
+        ah__release_events(s);
+      }
     }
   }
   s->delivering = 0;
@@ -475,6 +511,9 @@ int ah_open(const char *user_agent, int access_type, const char *proxy,
   rc = ah__io_new(&s->loop, &s->io);
   if (rc != AH_OK)
     goto fail_handles;
+  rc = ah__reserve_events(s); /* the session's own */
+  if (rc != AH_OK)
+    goto fail_io;
   rc = ah__handles_add(&s->base, out);
   if (rc != AH_OK)
     goto fail_io;
@@ -502,6 +541,7 @@ fail_mutex:
 fail_options:
   ah__options_free(&s->base.opts);
   free_environment(s);
+  ah__free(s->events);
   ah__free(s);
   return rc;
 }

@@ -608,8 +608,11 @@ static void drive_handshake(ah__conn *c) {
   int flushed = flush_tls(c, 0);
   if (rc == AH_IO_PENDING && flushed == AH_OK)
     return;
-  if (rc == AH_OK)
+  if (rc == AH_OK || rc == AH_IO_PENDING) {
     rc = flushed;
+    snprintf(c->detail, sizeof c->detail,
+             "cannot send TLS handshake data to %s", c->peer);
+  }
   if (rc != AH_OK) {
     if (c->via_proxy) {
       size_t used = strlen(c->detail);
@@ -775,8 +778,11 @@ static void deliver_plaintext(ah__conn *c) {
     if (buf == NULL || len == 0)
       break;
     rc = ah__tls_read(c->tls, buf, len, &got, c->detail, sizeof c->detail);
-    if (flush_tls(c, 0) != AH_OK && rc == AH_IO_PENDING)
-      rc = AH_ERR_CONNECTION_ABORTED;
+    if (rc == AH_IO_PENDING && flush_tls(c, 0) != AH_OK) {
+      rc = AH_ERR_NO_MEMORY;
+      snprintf(c->detail, sizeof c->detail, "cannot answer %s's TLS records",
+               c->peer);
+    }
     if (rc == AH_OK) {
       c->ops->data(c->owner, buf, got);
       continue;

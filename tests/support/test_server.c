@@ -139,7 +139,8 @@ static int read_line(int fd, char *buf, size_t cap, uint64_t deadline) {
   return -1;
 }
 
-int ts_server_start(ts_server *s, int with_log) {
+/* `tls` NULL: plain HTTP. */
+static int server_start(ts_server *s, int with_log, const ts_server_tls *tls) {
   memset(s, 0, sizeof(*s));
   s->out_fd = -1;
   const char *script = getenv("AHTTP_TEST_SERVER");
@@ -154,10 +155,24 @@ int ts_server_start(ts_server *s, int with_log) {
   const char *python = getenv("PYTHON3");
   if (python == NULL || python[0] == '\0')
     python = "python3";
-  char *argv[8];
+  char *argv[16];
   int argc = 0;
   argv[argc++] = (char *)python;
   argv[argc++] = (char *)script;
+  if (tls != NULL) {
+    argv[argc++] = (char *)"--tls-cert";
+    argv[argc++] = (char *)tls->cert;
+    argv[argc++] = (char *)"--tls-key";
+    argv[argc++] = (char *)tls->key;
+    if (tls->client_ca != NULL) {
+      argv[argc++] = (char *)"--tls-client-ca";
+      argv[argc++] = (char *)tls->client_ca;
+    }
+    if (tls->max_version != NULL) {
+      argv[argc++] = (char *)"--tls-max-version";
+      argv[argc++] = (char *)tls->max_version;
+    }
+  }
   if (with_log) {
     if (tu_make_temp_dir("ahttp-srv", s->dir, sizeof(s->dir)) != 0) {
       perror("ts_server_start: mkdtemp");
@@ -191,6 +206,20 @@ int ts_server_start(ts_server *s, int with_log) {
 fail:
   ts_server_stop(s);
   return -1;
+}
+
+int ts_server_start(ts_server *s, int with_log) {
+  return server_start(s, with_log, NULL);
+}
+
+int ts_server_start_tls(ts_server *s, int with_log, const ts_server_tls *tls) {
+  if (tls == NULL || tls->cert == NULL || tls->key == NULL) {
+    memset(s, 0, sizeof(*s));
+    s->out_fd = -1;
+    fprintf(stderr, "ts_server_start_tls: a certificate and key are needed\n");
+    return -1;
+  }
+  return server_start(s, with_log, tls);
 }
 
 void ts_server_stop(ts_server *s) {
@@ -235,7 +264,63 @@ char *ts_server_log(const ts_server *s, size_t min_lines, unsigned wait_ms) {
 
 /* ---- nginx ---- */
 
-static int write_nginx_conf(const ts_nginx *n, const char *path) {
+/*
+ * The TLS server block: HTTPS only, resumable sessions, /upload reading
+ * bodies into kept files (proxied to a sink on a unix socket, because
+ * nginx itself reads a body only for a handler that wants it), /slow/
+ * rate-limited. nginx does not remove a body file that
+ * client_body_in_file_only keeps, so ts_nginx_upload can hash it.
+ */
+static void write_tls_servers(FILE *f, const ts_nginx *n,
+                              const ts_nginx_tls *tls) {
+  fprintf(f,
+          "  server {\n"
+          "    listen 127.0.0.1:%u ssl;\n"
+          "    server_name localhost;\n"
+          "    root %s;\n"
+          "    ssl_certificate %s;\n"
+          "    ssl_certificate_key %s;\n"
+          "    ssl_protocols %s;\n"
+          "    ssl_session_cache shared:SSL:1m;\n"
+          "    ssl_session_tickets on;\n"
+          "    access_log %s ahttp;\n"
+          "    access_log %s tlsinfo;\n",
+          (unsigned)n->port, n->root, tls->cert, tls->key,
+          tls->protocols != NULL ? tls->protocols : "TLSv1.2 TLSv1.3",
+          n->access_log, n->tls_log);
+  if (tls->ciphers != NULL)
+    fprintf(f, "    ssl_ciphers %s;\n", tls->ciphers);
+  if (tls->client_ca != NULL)
+    fprintf(f,
+            "    ssl_verify_client on;\n"
+            "    ssl_client_certificate %s;\n",
+            tls->client_ca);
+  fprintf(f,
+          "    location /upload {\n"
+          "      client_max_body_size 0;\n"
+          "      client_body_in_file_only on;\n"
+          "      access_log %s ahttp;\n"
+          "      access_log %s tlsinfo;\n"
+          "      access_log %s upload;\n"
+          "      proxy_pass http://unix:%s/sink.sock:/;\n"
+          "    }\n"
+          "    location /slow/ {\n"
+          "      alias %s/;\n"
+          "      limit_rate 64k;\n"
+          "    }\n"
+          "  }\n"
+          "  server {\n"
+          "    listen unix:%s/sink.sock;\n"
+          "    access_log off;\n"
+          "    client_max_body_size 0;\n"
+          "    location / { return 200 \"ok\\n\"; }\n"
+          "  }\n",
+          n->access_log, n->tls_log, n->upload_log, n->dir, n->root, n->dir);
+}
+
+/* `tls` NULL: the plain HTTP server. */
+static int write_nginx_conf(const ts_nginx *n, const ts_nginx_tls *tls,
+                            const char *path) {
   FILE *f = fopen(path, "w");
   if (f == NULL)
     return -1;
@@ -258,15 +343,26 @@ static int write_nginx_conf(const ts_nginx *n, const char *path) {
           "  keepalive_requests 1000000;\n"
           "  keepalive_timeout 120s;\n"
           "  default_type application/octet-stream;\n"
-          "  sendfile on;\n"
-          "  server {\n"
-          "    listen 127.0.0.1:%u;\n"
-          "    server_name localhost;\n"
-          "    root %s;\n"
-          "  }\n"
-          "}\n",
-          n->dir, n->dir, n->access_log, n->dir, n->dir, n->dir, n->dir, n->dir,
-          (unsigned)n->port, n->root);
+          "  sendfile on;\n",
+          n->dir, n->dir, n->access_log, n->dir, n->dir, n->dir, n->dir,
+          n->dir);
+  if (tls != NULL) {
+    fprintf(f, "  log_format upload '$connection \"$request\" $status "
+               "$request_body_file';\n"
+               "  log_format tlsinfo '$connection $ssl_protocol "
+               "sni=$ssl_server_name alpn=$ssl_alpn_protocol "
+               "reused=$ssl_session_reused';\n");
+    write_tls_servers(f, n, tls);
+  } else {
+    fprintf(f,
+            "  server {\n"
+            "    listen 127.0.0.1:%u;\n"
+            "    server_name localhost;\n"
+            "    root %s;\n"
+            "  }\n",
+            (unsigned)n->port, n->root);
+  }
+  fprintf(f, "}\n");
   return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -298,12 +394,12 @@ static void print_error_log(const ts_nginx *n) {
  * after it has bound its sockets, so "pid file exists and a connect
  * succeeds" means this nginx is the one listening.
  */
-static int nginx_attempt(ts_nginx *n) {
+static int nginx_attempt(ts_nginx *n, const ts_nginx_tls *tls) {
   char conf[256], pidfile[256];
   snprintf(conf, sizeof(conf), "%s/nginx.conf", n->dir);
   snprintf(pidfile, sizeof(pidfile), "%s/nginx.pid", n->dir);
   n->port = tu_free_port();
-  if (n->port == 0 || write_nginx_conf(n, conf) != 0)
+  if (n->port == 0 || write_nginx_conf(n, tls, conf) != 0)
     return -1;
   char prefix[160], errlog[256];
   snprintf(prefix, sizeof(prefix), "%s/", n->dir);
@@ -336,7 +432,7 @@ static int nginx_attempt(ts_nginx *n) {
   return 0;
 }
 
-int ts_nginx_start(ts_nginx *n) {
+static int nginx_start(ts_nginx *n, const ts_nginx_tls *tls) {
   memset(n, 0, sizeof(*n));
   if (access(NGINX_BIN, X_OK) != 0) {
     fprintf(stderr, "ts_nginx_start: %s is not installed\n", NGINX_BIN);
@@ -351,13 +447,17 @@ int ts_nginx_start(ts_nginx *n) {
   char tmp[256];
   snprintf(n->root, sizeof(n->root), "%s/root", n->dir);
   snprintf(n->access_log, sizeof(n->access_log), "%s/access.log", n->dir);
+  if (tls != NULL) {
+    snprintf(n->upload_log, sizeof(n->upload_log), "%s/upload.log", n->dir);
+    snprintf(n->tls_log, sizeof(n->tls_log), "%s/tls.log", n->dir);
+  }
   snprintf(tmp, sizeof(tmp), "%s/tmp", n->dir);
   if (mkdir(n->root, 0755) != 0 || mkdir(tmp, 0755) != 0) {
     perror("ts_nginx_start: mkdir");
     goto fail;
   }
   for (int attempt = 0; attempt < 5; attempt++) {
-    int r = nginx_attempt(n);
+    int r = nginx_attempt(n, tls);
     if (r == 1)
       return 0;
     if (r < 0)
@@ -367,6 +467,17 @@ int ts_nginx_start(ts_nginx *n) {
 fail:
   ts_nginx_stop(n);
   return -1;
+}
+
+int ts_nginx_start(ts_nginx *n) { return nginx_start(n, NULL); }
+
+int ts_nginx_start_tls(ts_nginx *n, const ts_nginx_tls *tls) {
+  if (tls == NULL || tls->cert == NULL || tls->key == NULL) {
+    memset(n, 0, sizeof(*n));
+    fprintf(stderr, "ts_nginx_start_tls: a certificate and key are needed\n");
+    return -1;
+  }
+  return nginx_start(n, tls);
 }
 
 int ts_nginx_add_file(ts_nginx *n, const char *name, size_t size, uint64_t seed,
@@ -430,5 +541,187 @@ size_t ts_nginx_log(const ts_nginx *n, ts_nginx_entry *out, size_t cap,
     if (count >= min_entries || tu_now_ms() >= deadline)
       return count;
     tu_sleep_ms(10);
+  }
+}
+
+/* The last space-separated word of the `nth` line of `text`, in `out`. */
+static int nth_line_last_word(const char *text, size_t nth, char *out,
+                              size_t cap) {
+  const char *line = text;
+  for (size_t i = 0; i < nth && line != NULL; i++) {
+    line = strchr(line, '\n');
+    if (line != NULL)
+      line++;
+  }
+  if (line == NULL)
+    return -1;
+  const char *end = strchr(line, '\n');
+  if (end == NULL)
+    return -1; /* not there yet, or still being written */
+  const char *word = end;
+  while (word > line && word[-1] != ' ')
+    word--;
+  size_t len = (size_t)(end - word);
+  if (len == 0 || len >= cap)
+    return -1;
+  memcpy(out, word, len);
+  out[len] = '\0';
+  return 0;
+}
+
+/* SHA-256 and length of a file, read in pieces. 0 or -1. */
+static int hash_file(const char *path, char sha_hex[65], uint64_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return -1;
+  size_t cap = (size_t)1 << 20;
+  unsigned char *buf = malloc(cap);
+  if (buf == NULL) {
+    fclose(f);
+    return -1;
+  }
+  tu_sha256 *sha = tu_sha256_new();
+  uint64_t total = 0;
+  size_t n;
+  while ((n = fread(buf, 1, cap, f)) > 0) {
+    tu_sha256_update(sha, buf, n);
+    total += n;
+  }
+  int rc = ferror(f) ? -1 : 0;
+  fclose(f);
+  free(buf);
+  tu_sha256_final_hex(sha, sha_hex);
+  *len = total;
+  return rc;
+}
+
+int ts_nginx_upload(const ts_nginx *n, size_t nth, unsigned wait_ms,
+                    char sha_hex[65], uint64_t *len) {
+  if (n->upload_log[0] == '\0')
+    return -1;
+  char path[512];
+  uint64_t deadline = tu_now_ms() + wait_ms;
+  for (;;) {
+    char *text = tu_read_file(n->upload_log, NULL);
+    int found =
+        text != NULL && nth_line_last_word(text, nth, path, sizeof(path)) == 0;
+    free(text);
+    if (found)
+      break;
+    if (tu_now_ms() >= deadline) {
+      fprintf(stderr, "ts_nginx_upload: no upload #%zu in %s\n", nth,
+              n->upload_log);
+      return -1;
+    }
+    tu_sleep_ms(10);
+  }
+  /* A request without a body has no file: "-". */
+  if (strcmp(path, "-") == 0) {
+    tu_sha256_hex("", 0, sha_hex);
+    *len = 0;
+    return 0;
+  }
+  int rc = hash_file(path, sha_hex, len);
+  if (rc != 0)
+    fprintf(stderr, "ts_nginx_upload: cannot read %s\n", path);
+  remove(path);
+  return rc;
+}
+
+/* ---- certificates and helper programs ---- */
+
+static char certs_dir[128];
+
+static void remove_certs_dir(void) {
+  if (certs_dir[0] != '\0')
+    tu_remove_tree(certs_dir);
+  certs_dir[0] = '\0';
+}
+
+/* tests/support/make_certs.sh, from $AHTTP_SOURCE_DIR or the built-in path
+   of the scripted server, which lives in the same tree. */
+static int make_certs_script(char *out, size_t cap) {
+  const char *src = getenv("AHTTP_SOURCE_DIR");
+  if (src != NULL && src[0] != '\0') {
+    snprintf(out, cap, "%s/tests/support/make_certs.sh", src);
+    return 0;
+  }
+#ifdef AHTTP_TEST_SERVER_PATH
+  static const char suffix[] = "tests/server/ahttp_test_server.py";
+  const char *server = AHTTP_TEST_SERVER_PATH;
+  size_t len = strlen(server);
+  if (len >= sizeof(suffix) - 1 &&
+      strcmp(server + len - (sizeof(suffix) - 1), suffix) == 0) {
+    snprintf(out, cap, "%.*stests/support/make_certs.sh",
+             (int)(len - (sizeof(suffix) - 1)), server);
+    return 0;
+  }
+#endif
+  return -1;
+}
+
+const char *ts_certs_dir(void) {
+  if (certs_dir[0] != '\0')
+    return certs_dir;
+  char script[512];
+  if (make_certs_script(script, sizeof(script)) != 0) {
+    fprintf(stderr, "ts_certs_dir: AHTTP_SOURCE_DIR is not set\n");
+    return NULL;
+  }
+  if (tu_make_temp_dir("ahttp-certs", certs_dir, sizeof(certs_dir)) != 0) {
+    perror("ts_certs_dir: mkdtemp");
+    certs_dir[0] = '\0';
+    return NULL;
+  }
+  atexit(remove_certs_dir);
+  char *argv[] = {(char *)"bash", script, certs_dir, NULL};
+  int rc = ts_run(argv, 60000);
+  if (rc != 0) {
+    fprintf(stderr, "ts_certs_dir: %s exited with %d\n", script, rc);
+    remove_certs_dir();
+    return NULL;
+  }
+  return certs_dir;
+}
+
+const char *ts_cert_path(const char *name, char *out, size_t cap) {
+  snprintf(out, cap, "%s/%s", certs_dir, name);
+  return out;
+}
+
+int ts_run(char *const argv[], unsigned timeout_ms) {
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0)
+    return -1;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(null_fd);
+    return -1;
+  }
+  if (pid == 0) {
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0)
+      _exit(126);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(null_fd);
+  uint64_t deadline = tu_now_ms() + timeout_ms;
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (r < 0 && errno != EINTR)
+      return -1;
+    if (tu_now_ms() >= deadline) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      return -1;
+    }
+    tu_sleep_ms(5);
   }
 }

@@ -30,6 +30,17 @@ typedef struct ts_server {
  * was printed).
  */
 int ts_server_start(ts_server *s, int with_log);
+
+/* How ts_server_start_tls sets up the scripted server's HTTPS mode. */
+typedef struct ts_server_tls {
+  const char *cert;        /* --tls-cert (required) */
+  const char *key;         /* --tls-key (required) */
+  const char *client_ca;   /* --tls-client-ca, or NULL */
+  const char *max_version; /* --tls-max-version ("1.1" ...), or NULL */
+} ts_server_tls;
+
+/* ts_server_start serving HTTPS instead of HTTP. 0 or -1. */
+int ts_server_start_tls(ts_server *s, int with_log, const ts_server_tls *tls);
 void ts_server_stop(ts_server *s);
 
 /*
@@ -46,10 +57,48 @@ typedef struct ts_nginx {
   char root[192];       /* document root inside dir */
   char access_log[192]; /* "$connection $connection_requests "$request"
                            $status $body_bytes_sent" per line */
+  char upload_log[192]; /* TLS only: "$connection "$request" $status
+                           $request_body_file" per /upload request */
+  char tls_log[192];    /* TLS only: "$connection $ssl_protocol
+                           sni=$ssl_server_name alpn=$ssl_alpn_protocol
+                           reused=$ssl_session_reused" per request ("-" for
+                           an empty value; reused is "r" or ".") */
 } ts_nginx;
 
 /* Starts nginx with an empty document root. 0 or -1 (message printed). */
 int ts_nginx_start(ts_nginx *n);
+
+/*
+ * How ts_nginx_start_tls sets up TLS. Paths are PEM files; NULL fields take
+ * the defaults.
+ */
+typedef struct ts_nginx_tls {
+  const char *cert;      /* ssl_certificate (required) */
+  const char *key;       /* ssl_certificate_key (required) */
+  const char *client_ca; /* non-NULL: ssl_verify_client on, trusting these */
+  const char *protocols; /* ssl_protocols; default "TLSv1.2 TLSv1.3" */
+  const char *ciphers;   /* ssl_ciphers; default nginx's */
+} ts_nginx_tls;
+
+/*
+ * Starts nginx serving HTTPS only (`listen ... ssl`), with a shared session
+ * cache and session tickets so that clients can resume. Besides the
+ * document root it has:
+ *   /upload   any method, any body size: the body is read whole, kept in a
+ *             file (see ts_nginx_upload) and answered "200 ok\n";
+ *   /slow/X   the file X of the root, sent at about 64 KiB/s.
+ * 0 or -1 (message printed).
+ */
+int ts_nginx_start_tls(ts_nginx *n, const ts_nginx_tls *tls);
+
+/*
+ * The body of the `nth` (0-based) request to /upload of a TLS nginx,
+ * waiting up to `wait_ms` for its log line: `sha_hex` gets its SHA-256,
+ * *len its length. The kept body file is removed afterwards. 0 or -1.
+ */
+int ts_nginx_upload(const ts_nginx *n, size_t nth, unsigned wait_ms,
+                    char sha_hex[65], uint64_t *len);
+
 /*
  * Writes `size` pseudo-random bytes (tu_fill with `seed`) as `name` in the
  * document root; `sha_hex` (may be NULL) gets their SHA-256. 0 or -1.
@@ -73,5 +122,22 @@ typedef struct ts_nginx_entry {
  */
 size_t ts_nginx_log(const ts_nginx *n, ts_nginx_entry *out, size_t cap,
                     size_t min_entries, unsigned wait_ms);
+
+/*
+ * The test PKI of tests/support/make_certs.sh ($AHTTP_SOURCE_DIR), made
+ * once per process in a temp dir that is removed at exit. Returns the dir
+ * (files ca.pem, server.pem/.key, expired, wronghost, selfsigned,
+ * untrusted, client), or NULL (message printed).
+ */
+const char *ts_certs_dir(void);
+/* "<certs dir>/<name>" in `out`; the certificates must have been made. */
+const char *ts_cert_path(const char *name, char *out, size_t cap);
+
+/*
+ * Runs `argv` (searched in PATH) to its end, stdin and stdout on
+ * /dev/null, stderr kept. Returns its exit status, or -1 if it could not
+ * run or was killed after `timeout_ms`.
+ */
+int ts_run(char *const argv[], unsigned timeout_ms);
 
 #endif
