@@ -217,7 +217,9 @@ typedef enum ah_info {
 
 /* ah_set_option / ah_get_option selectors. */
 typedef enum ah_option {
-  AH_OPTION_CONNECT_TIMEOUT = 1,   /* uint32_t ms per connect attempt;
+  AH_OPTION_CONNECT_TIMEOUT = 1,   /* uint32_t ms per connect attempt,
+                                      including a proxy's answer to
+                                      CONNECT and the TLS handshake;
                                       default 60000; 0 = none */
   AH_OPTION_SEND_TIMEOUT = 2,      /* uint32_t ms a send may stall;
                                       default 30000; 0 = none */
@@ -225,9 +227,12 @@ typedef enum ah_option {
                                       while one is awaited; default 30000 */
   AH_OPTION_USER_AGENT = 4,        /* string; default "ahttp/VERSION" */
   AH_OPTION_READ_BUFFER_SIZE = 5,  /* uint32_t bytes the engine reads from a
-                                      socket at once; default 65536 */
+                                      socket at once; 1024 .. 64 MiB;
+                                      default 65536 */
   AH_OPTION_MAX_HEADER_BYTES = 6,  /* uint32_t limit on a response header
-                                      block; default 65536 */
+                                      block; 256 .. 64 MiB; default 65536.
+                                      A head may also have at most 256
+                                      fields. */
   AH_OPTION_NOTIFICATION_MASK = 7, /* uint64_t of AH_NOTIFY(status) bits;
                                       default AH_NOTIFY_ALL. REQUEST_COMPLETE
                                       and HANDLE_CLOSING are always sent. */
@@ -415,7 +420,9 @@ AH_EXTERN int ah_end_request(ah_handle request);
  * call pending), AH_ERR_INVALID_PARAMETER (NULL buf with len > 0 or NULL
  * bytes_read), and through completion AH_ERR_TIMEOUT,
  * AH_ERR_CONNECTION_RESET, AH_ERR_CONNECTION_ABORTED (body cut short),
- * AH_ERR_PROTOCOL, AH_ERR_OPERATION_CANCELLED.
+ * AH_ERR_TLS_TRUNCATED (TLS ended without close_notify before the body's
+ * end), AH_ERR_PROTOCOL, AH_ERR_OPERATION_CANCELLED. A read that fails
+ * hands over none of the bytes it had gathered.
  */
 AH_EXTERN int ah_read(ah_handle request, void *buf, size_t len,
                       size_t *bytes_read);
