@@ -56,4 +56,4 @@ bench-smoke: deps
 	bench/smoke.sh build-bench-smoke/ahttp/async build-bench-smoke
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-bench build-bench-smoke

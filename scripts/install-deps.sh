@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev zlib1g-dev libcmocka-dev
-  python3 openssl curl nginx-light squid valgrind
+  python3 openssl curl nginx-light libnginx-mod-http-echo squid valgrind
+  libcurl4-openssl-dev
 )
 
 missing=()

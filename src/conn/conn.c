@@ -500,6 +500,8 @@ int ah__conn_acquire(ah__io *io, const ah__conn_target *target,
     ah__free(key);
     if (c != NULL) {
       pool_remove(c);
+      /* Its idle read stops: the new owner reads when it has a buffer. */
+      ah__conn_read_stop(c);
       c->ops = ops;
       c->owner = owner;
       c->limits = *timeouts;
@@ -926,7 +928,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   c->refs++;
-  if (nread > 0) {
+  if (nread > 0 && buf->base == c->scratch) {
+    /* The owner had no buffer to give (out of memory). */
+    ah__conn_read_stop(c);
+    snprintf(c->detail, sizeof c->detail, "no buffer to receive from %s",
+             c->peer);
+    c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, c->detail);
+  } else if (nread > 0) {
     c->ops->data(c->owner, buf->base, (size_t)nread);
   } else {
     ah__conn_read_stop(c);

@@ -499,6 +499,11 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
       return;
     }
   }
+  if (r->rbuf == NULL && ensure_rbuf(r) != AH_OK) {
+    *buf = NULL; /* the connection reports it */
+    *len = 0;
+    return;
+  }
   if (r->rstart == r->rend)
     r->rstart = r->rend = 0;
   if (r->rend == r->rcap && r->rstart > 0) {
