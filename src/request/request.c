@@ -338,9 +338,16 @@ int ah__request_write(ah__request *r, const void *buf, size_t len,
   return AH_IO_PENDING;
 }
 
+/* A head rarely needs more than this; the buffer grows when it does, and
+ * to the read buffer size once the body is read through it. Small heads
+ * keep paused transfers cheap. */
+#define HEAD_BUFFER_SIZE 4096
+
 static int ensure_rbuf(ah__request *r) {
   if (r->rbuf == NULL) {
-    r->rcap = r->read_buffer_size;
+    r->rcap = r->state == AH_REQ_BODY || r->read_buffer_size < HEAD_BUFFER_SIZE
+                  ? r->read_buffer_size
+                  : HEAD_BUFFER_SIZE;
     r->rbuf = ah__malloc(r->rcap);
     if (r->rbuf == NULL)
       return AH_ERR_NO_MEMORY;
@@ -354,7 +361,7 @@ static int ensure_rbuf(ah__request *r) {
 static int start_receiving(ah__request *r, int timed) {
   int rc = ensure_rbuf(r);
   if (rc == AH_OK && r->headers == NULL) {
-    r->headers = ah__calloc(MAX_HEADERS, sizeof *r->headers);
+    r->headers = ah__malloc(MAX_HEADERS * sizeof *r->headers);
     if (r->headers == NULL)
       rc = AH_ERR_NO_MEMORY;
   }
@@ -504,8 +511,16 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
     *len = 0;
     return;
   }
-  if (r->rstart == r->rend)
+  if (r->rstart == r->rend) {
     r->rstart = r->rend = 0;
+    if (r->state == AH_REQ_BODY && r->rcap < r->read_buffer_size) {
+      char *bigger = ah__realloc(r->rbuf, r->read_buffer_size);
+      if (bigger != NULL) {
+        r->rbuf = bigger;
+        r->rcap = r->read_buffer_size;
+      }
+    }
+  }
   if (r->rend == r->rcap && r->rstart > 0) {
     memmove(r->rbuf, r->rbuf + r->rstart, r->rend - r->rstart);
     r->rend -= r->rstart;
@@ -618,21 +633,27 @@ static const ah__conn_ops conn_ops = {on_conn_status, on_connected, on_alloc,
 
 /* ---- the response head ---- */
 
+/* Moves a view from the staging buffer to the same bytes in the copy. */
+static void rebase(ah__h1_str *s, const char *from, const char *to) {
+  if (s->ptr != NULL)
+    s->ptr = to + (s->ptr - from);
+}
+
+/* Copies the head out of the staging buffer so its views outlive it. */
 static int keep_head(ah__request *r, size_t head_len) {
-  const char *detail = NULL;
-  size_t hl;
+  const char *from = r->rbuf + r->rstart;
+  size_t i;
   ah__free(r->resp_head);
   r->resp_head = ah__malloc(head_len);
   if (r->resp_head == NULL)
     return AH_ERR_NO_MEMORY;
-  memcpy(r->resp_head, r->rbuf + r->rstart, head_len);
+  memcpy(r->resp_head, from, head_len);
   r->resp_head_len = head_len;
-  /* Parse the copy again so the views outlive the staging buffer. */
-  r->resp.headers = r->headers;
-  r->resp.num_headers = MAX_HEADERS;
-  if (ah__h1_parse_response(r->resp_head, head_len, head_len + 1, &r->resp, &hl,
-                            &detail) != AH_H1_OK)
-    return AH_ERR_INTERNAL;
+  rebase(&r->resp.reason, from, r->resp_head);
+  for (i = 0; i < r->resp.num_headers; i++) {
+    rebase(&r->resp.headers[i].name, from, r->resp_head);
+    rebase(&r->resp.headers[i].value, from, r->resp_head);
+  }
   return AH_OK;
 }
 
