@@ -15,8 +15,10 @@
 #include "http1/h1.h"
 #include "util/alloc.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
 #include <uv.h>
@@ -453,6 +455,34 @@ static int start_resolve(ah__conn *c) {
   return AH_OK;
 }
 
+/* Whether an idle connection is still clean: no EOF and no byte waiting
+ * that no request asked for (stray bytes must never be read as the next
+ * response). The loop may not have run since they arrived, so look. */
+static int still_clean(ah__conn *c) {
+  uv_os_fd_t fd;
+  char byte;
+  ssize_t n;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+    return 0;
+  n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* The newest idle connection with this key that is still clean. */
+static ah__conn *take_pooled(ah__io *io, const char *key) {
+  ah__conn *c = io->idle, *next;
+  for (; c != NULL; c = next) {
+    next = c->next;
+    if (strcmp(c->key, key) != 0)
+      continue;
+    pool_remove(c);
+    if (still_clean(c))
+      return c;
+    ah__conn_close(c);
+  }
+  return NULL;
+}
+
 /* Everything that makes two connections interchangeable, as one string. */
 static char *pool_key(const ah__conn_target *t) {
   char key[800];
@@ -494,12 +524,9 @@ int ah__conn_acquire(ah__io *io, const ah__conn_target *target,
     key = pool_key(target);
     if (key == NULL)
       return AH_ERR_NO_MEMORY;
-    for (c = io->idle; c != NULL; c = c->next)
-      if (strcmp(c->key, key) == 0)
-        break;
+    c = take_pooled(io, key);
     ah__free(key);
     if (c != NULL) {
-      pool_remove(c);
       /* Its idle read stops: the new owner reads when it has a buffer. */
       ah__conn_read_stop(c);
       c->ops = ops;

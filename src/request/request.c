@@ -22,7 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_HEADERS 256
+#define MAX_HEADERS 256   /* fields per head, at most */
+#define FIRST_HEADERS 24  /* most heads have fewer */
 #define MAX_TRAILER_BYTES 65536
 
 static const ah__conn_ops conn_ops;
@@ -341,7 +342,7 @@ int ah__request_write(ah__request *r, const void *buf, size_t len,
 /* A head rarely needs more than this; the buffer grows when it does, and
  * to the read buffer size once the body is read through it. Small heads
  * keep paused transfers cheap. */
-#define HEAD_BUFFER_SIZE 4096
+#define HEAD_BUFFER_SIZE 2048
 
 static int ensure_rbuf(ah__request *r) {
   if (r->rbuf == NULL) {
@@ -361,9 +362,10 @@ static int ensure_rbuf(ah__request *r) {
 static int start_receiving(ah__request *r, int timed) {
   int rc = ensure_rbuf(r);
   if (rc == AH_OK && r->headers == NULL) {
-    r->headers = ah__malloc(MAX_HEADERS * sizeof *r->headers);
+    r->headers = ah__malloc(FIRST_HEADERS * sizeof *r->headers);
     if (r->headers == NULL)
       rc = AH_ERR_NO_MEMORY;
+    r->header_cap = FIRST_HEADERS;
   }
   if (rc == AH_OK)
     rc = ah__conn_read_start(r->conn, timed);
@@ -544,6 +546,31 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
   *len = r->rcap - r->rend;
 }
 
+/* Parses the head at rbuf[off..rend), growing the header array up to
+ * MAX_HEADERS when the head has more fields than it holds. */
+static int parse_at(ah__request *r, size_t off, ah__h1_response *resp,
+                    size_t *head_len, const char **detail) {
+  for (;;) {
+    int rc;
+    resp->headers = r->headers;
+    resp->num_headers = r->header_cap;
+    rc = ah__h1_parse_response(r->rbuf + off, r->rend - off,
+                               r->max_header_bytes, resp, head_len, detail);
+    if (rc != AH_H1_E_TOO_MANY || r->header_cap >= MAX_HEADERS)
+      return rc;
+    {
+      size_t cap = r->header_cap * 2 > MAX_HEADERS ? MAX_HEADERS
+                                                   : r->header_cap * 2;
+      ah__h1_header *bigger =
+          ah__realloc(r->headers, cap * sizeof *r->headers);
+      if (bigger == NULL)
+        return rc;
+      r->headers = bigger;
+      r->header_cap = cap;
+    }
+  }
+}
+
 /* Whether the staging buffer holds a whole final response head (or one
  * that is malformed, which parse_head will report). */
 static int has_final_head(ah__request *r) {
@@ -552,10 +579,7 @@ static int has_final_head(ah__request *r) {
   size_t off = r->rstart, head_len;
   int rc;
   for (;;) {
-    resp.headers = r->headers;
-    resp.num_headers = MAX_HEADERS;
-    rc = ah__h1_parse_response(r->rbuf + off, r->rend - off,
-                               r->max_header_bytes, &resp, &head_len, &detail);
+    rc = parse_at(r, off, &resp, &head_len, &detail);
     if (rc == AH_H1_NEED_MORE)
       return 0;
     if (rc != AH_H1_OK || resp.status >= 200 || resp.status == 101)
@@ -662,11 +686,7 @@ static void parse_head(ah__request *r) {
   size_t head_len = 0;
   int rc, keep_alive = 0;
   for (;;) {
-    r->resp.headers = r->headers;
-    r->resp.num_headers = MAX_HEADERS;
-    rc = ah__h1_parse_response(r->rbuf + r->rstart, r->rend - r->rstart,
-                               r->max_header_bytes, &r->resp, &head_len,
-                               &detail);
+    rc = parse_at(r, r->rstart, &r->resp, &head_len, &detail);
     if (rc == AH_H1_NEED_MORE) {
       if (r->eof) {
         fail(r, AH_ERR_CONNECTION_ABORTED,

@@ -109,7 +109,8 @@ struct ah__request {
   int eof;
   char *resp_head; /* owned copy of the final response head */
   size_t resp_head_len;
-  ah__h1_header *headers;
+  ah__h1_header *headers; /* header_cap entries, grown up to a cap */
+  size_t header_cap;
   ah__h1_response resp;
   ah__h1_body body;
   int keep_alive;
