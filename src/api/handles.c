@@ -88,6 +88,21 @@ ah__object *ah__handles_get(ah_handle h) {
   return obj;
 }
 
+ah__object *ah__handles_get_ref(ah_handle h, ah__session **session) {
+  slot *s;
+  ah__object *obj = NULL;
+  *session = NULL;
+  pthread_mutex_lock(&table_mu);
+  s = lookup(h);
+  if (s != NULL) {
+    obj = s->obj;
+    *session = obj->session;
+    atomic_fetch_add(&(*session)->refs, 1);
+  }
+  pthread_mutex_unlock(&table_mu);
+  return obj;
+}
+
 ah__session *ah__handles_session(ah_handle h) {
   slot *s;
   ah__session *session = NULL;

@@ -160,6 +160,9 @@ int ah__handles_add(ah__object *obj, ah_handle *out);
 ah__object *ah__handles_get(ah_handle h);
 /* The session behind a live handle, with a reference taken, or NULL. */
 ah__session *ah__handles_session(ah_handle h);
+/* Both at once, under one lock: the live object (or NULL) and its
+ * session with a reference taken. */
+ah__object *ah__handles_get_ref(ah_handle h, ah__session **session);
 void ah__handles_remove(ah_handle h);
 void ah__session_unref(ah__session *s);
 

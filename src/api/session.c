@@ -243,16 +243,17 @@ static void on_wake(uv_async_t *wake) {
 }
 
 int ah__invoke(ah__call *call) {
-  ah__session *s = ah__handles_session(call->handle);
+  ah__session *s;
+  ah__object *obj = ah__handles_get_ref(call->handle, &s);
   int rc;
-  if (s == NULL)
+  if (obj == NULL)
     return AH_ERR_INVALID_HANDLE;
   if (ah__on_io_thread(s)) {
-    ah__object *obj = ah__handles_get(call->handle);
+    /* On the I/O thread nothing can free obj while fn runs. */
     if (call->blocking && !(s->flags & AH_FLAG_ASYNC))
       rc = AH_ERR_WOULD_DEADLOCK;
     else
-      rc = obj != NULL ? call->fn(call, obj) : AH_ERR_INVALID_HANDLE;
+      rc = call->fn(call, obj);
     ah__session_unref(s);
     return rc;
   }

@@ -58,6 +58,7 @@ struct ah__conn {
   size_t tunnel_len;  /* bytes of that answer in cbuf */
   ah__conn_timeouts limits;
   uint64_t connect_deadline, send_deadline, receive_deadline;
+  uint64_t timer_due; /* when the timer fires; 0: not armed */
   const ah__conn_ops *ops;
   void *owner;
   ah__conn *prev, *next; /* pool links while idle */
@@ -174,11 +175,12 @@ static void arm_timer(ah__conn *c) {
   for (i = 0; i < 3; i++)
     if (deadlines[i] != 0 && (earliest == 0 || deadlines[i] < earliest))
       earliest = deadlines[i];
-  if (earliest == 0) {
-    uv_timer_stop(&c->timer);
+  /* Deadlines move on every read; the timer is only moved when it would
+   * fire too late. One that fires early finds nothing due and re-arms. */
+  if (earliest == 0 || (c->timer_due != 0 && c->timer_due <= earliest))
     return;
-  }
   now = uv_now(c->io->loop);
+  c->timer_due = earliest;
   uv_timer_start(&c->timer, on_timer, earliest > now ? earliest - now : 0, 0);
 }
 
@@ -189,6 +191,7 @@ static uint64_t deadline_in(ah__conn *c, uint32_t ms) {
 static void on_timer(uv_timer_t *timer) {
   ah__conn *c = timer->data;
   uint64_t now = uv_now(c->io->loop);
+  c->timer_due = 0;
   c->refs++;
   if (c->connect_deadline != 0 && now >= c->connect_deadline) {
     c->connect_deadline = 0;
