@@ -89,7 +89,7 @@ typedef struct ah_handle_opaque *ah_handle;
   X(AH_ERR_WOULD_DEADLOCK, -18,                                                \
     "a blocking call was made on the session's I/O thread")                    \
   X(AH_ERR_SYSTEM, -19, "a system call failed")                                \
-  X(AH_ERR_INTERNAL, -20, "internal error")                                   \
+  X(AH_ERR_INTERNAL, -20, "internal error")                                    \
   X(AH_ERR_TLS_UNKNOWN_CA, -21,                                                \
     "the server's certificate is not signed by a trusted authority")           \
   X(AH_ERR_TLS_CERT_DATE_INVALID, -22,                                         \
@@ -104,9 +104,8 @@ typedef struct ah_handle_opaque *ah_handle;
     "the client certificate or key could not be used")                         \
   X(AH_ERR_TLS_TRUNCATED, -28,                                                 \
     "the TLS connection ended without close_notify")                           \
-  X(AH_ERR_PROXY_REFUSED, -29, "the proxy refused to open a tunnel")            \
-  X(AH_ERR_PROXY_AUTH_REQUIRED, -30,                                           \
-    "the proxy requires authentication (407)")
+  X(AH_ERR_PROXY_REFUSED, -29, "the proxy refused to open a tunnel")           \
+  X(AH_ERR_PROXY_AUTH_REQUIRED, -30, "the proxy requires authentication (407)")
 
 enum ah_result {
 #define AH__ERR_ENUM(name, value, text) name = value,
@@ -217,27 +216,27 @@ typedef enum ah_info {
 
 /* ah_set_option / ah_get_option selectors. */
 typedef enum ah_option {
-  AH_OPTION_CONNECT_TIMEOUT = 1,   /* uint32_t ms per connect attempt,
-                                      including a proxy's answer to
-                                      CONNECT and the TLS handshake;
-                                      default 60000; 0 = none */
-  AH_OPTION_SEND_TIMEOUT = 2,      /* uint32_t ms a send may stall;
-                                      default 30000; 0 = none */
-  AH_OPTION_RECEIVE_TIMEOUT = 3,   /* uint32_t ms without a received byte
-                                      while one is awaited; default 30000 */
-  AH_OPTION_USER_AGENT = 4,        /* string; default "ahttp/VERSION" */
-  AH_OPTION_READ_BUFFER_SIZE = 5,  /* uint32_t bytes the engine reads from a
-                                      socket at once; 1024 .. 64 MiB;
-                                      default 65536 */
-  AH_OPTION_MAX_HEADER_BYTES = 6,  /* uint32_t limit on a response header
-                                      block; 256 .. 64 MiB; default 65536.
-                                      A head may also have at most 256
-                                      fields. */
-  AH_OPTION_NOTIFICATION_MASK = 7, /* uint64_t of AH_NOTIFY(status) bits;
-                                      default AH_NOTIFY_ALL. REQUEST_COMPLETE
-                                      and HANDLE_CLOSING are always sent. */
-  AH_OPTION_CONTEXT = 8,           /* void *; the callback's context */
-  AH_OPTION_HANDLE_TYPE = 9,       /* get only: uint32_t AH_HANDLE_TYPE_* */
+  AH_OPTION_CONNECT_TIMEOUT = 1,    /* uint32_t ms per connect attempt,
+                                       including a proxy's answer to
+                                       CONNECT and the TLS handshake;
+                                       default 60000; 0 = none */
+  AH_OPTION_SEND_TIMEOUT = 2,       /* uint32_t ms a send may stall;
+                                       default 30000; 0 = none */
+  AH_OPTION_RECEIVE_TIMEOUT = 3,    /* uint32_t ms without a received byte
+                                       while one is awaited; default 30000 */
+  AH_OPTION_USER_AGENT = 4,         /* string; default "ahttp/VERSION" */
+  AH_OPTION_READ_BUFFER_SIZE = 5,   /* uint32_t bytes the engine reads from a
+                                       socket at once; 1024 .. 64 MiB;
+                                       default 65536 */
+  AH_OPTION_MAX_HEADER_BYTES = 6,   /* uint32_t limit on a response header
+                                       block; 256 .. 64 MiB; default 65536.
+                                       A head may also have at most 256
+                                       fields. */
+  AH_OPTION_NOTIFICATION_MASK = 7,  /* uint64_t of AH_NOTIFY(status) bits;
+                                       default AH_NOTIFY_ALL. REQUEST_COMPLETE
+                                       and HANDLE_CLOSING are always sent. */
+  AH_OPTION_CONTEXT = 8,            /* void *; the callback's context */
+  AH_OPTION_HANDLE_TYPE = 9,        /* get only: uint32_t AH_HANDLE_TYPE_* */
   AH_OPTION_CONNECTION_REUSED = 10, /* get only, request: uint32_t 1 if the
                                        request went over a pooled connection */
   /* TLS. Strings are file paths (PEM), copied; they apply to connections

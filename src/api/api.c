@@ -288,8 +288,7 @@ static int prepare_proxy(ah__object *obj) {
     bypass = obj->opts.proxy_bypass;
   } else if (s->access_type == AH_OPEN_TYPE_PRECONFIG) {
     r->detecting_proxy = 1;
-    spec = (r->flags & AH_FLAG_SECURE) ? s->env_https_proxy
-                                       : s->env_http_proxy;
+    spec = (r->flags & AH_FLAG_SECURE) ? s->env_https_proxy : s->env_http_proxy;
     bypass = obj->opts.proxy_bypass != NULL ? obj->opts.proxy_bypass
                                             : s->env_no_proxy;
   }

@@ -25,9 +25,9 @@ void ah__options_defaults(ah__options *o) {
 
 /* The string options, so copying and freeing treat them alike. */
 static const size_t string_offsets[] = {
-    offsetof(ah__options, user_agent), offsetof(ah__options, ca_file),
-    offsetof(ah__options, ca_dir), offsetof(ah__options, client_cert),
-    offsetof(ah__options, client_key), offsetof(ah__options, proxy),
+    offsetof(ah__options, user_agent),  offsetof(ah__options, ca_file),
+    offsetof(ah__options, ca_dir),      offsetof(ah__options, client_cert),
+    offsetof(ah__options, client_key),  offsetof(ah__options, proxy),
     offsetof(ah__options, proxy_bypass)};
 #define STRING_COUNT (sizeof string_offsets / sizeof string_offsets[0])
 
@@ -311,8 +311,7 @@ int ah__get_option(ah__object *obj, int option, void *value, size_t *size) {
       return AH_ERR_INVALID_OPTION;
     if (((ah__request_object *)obj)->req.tls_version == NULL)
       return AH_ERR_INCORRECT_HANDLE_STATE;
-    return get_text(((ah__request_object *)obj)->req.tls_version, value,
-                    size);
+    return get_text(((ah__request_object *)obj)->req.tls_version, value, size);
   default:
     return AH_ERR_INVALID_OPTION;
   }

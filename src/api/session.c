@@ -77,9 +77,7 @@ int ah__reserve_events(ah__session *s) {
   return AH_OK;
 }
 
-void ah__release_events(ah__session *s) {
-  s->ev_reserved -= EVENTS_PER_OBJECT;
-}
+void ah__release_events(ah__session *s) { s->ev_reserved -= EVENTS_PER_OBJECT; }
 
 static int is_vital(int status) {
   return status == AH_STATUS_REQUEST_COMPLETE ||
@@ -125,8 +123,7 @@ static void queue_event(ah__object *obj, int status, const void *info,
         status == AH_STATUS_CONNECTING_TO_SERVER ||
         status == AH_STATUS_CONNECTED_TO_SERVER ||
         status == AH_STATUS_CLOSING_CONNECTION ||
-        status == AH_STATUS_CONNECTION_CLOSED ||
-        status == AH_STATUS_REDIRECT ||
+        status == AH_STATUS_CONNECTION_CLOSED || status == AH_STATUS_REDIRECT ||
         status == AH_STATUS_TLS_HANDSHAKE_DONE)
       ev->info.text[sizeof ev->info.text - 1] = '\0';
     ev->has_info = 1;

@@ -18,9 +18,9 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 enum conn_state { RESOLVING, CONNECTING, OPEN, CLOSED };
@@ -49,13 +49,13 @@ struct ah__conn {
   int last_connect_error;
   char *host; /* where TCP goes: the origin, or the proxy */
   uint16_t port;
-  char *key;  /* pool key: see pool_key */
+  char *key; /* pool key: see pool_key */
   int via_proxy;
   char *tunnel_host; /* CONNECT target through the proxy */
   uint16_t tunnel_port;
   char *proxy_authorization;
-  int tunneling;      /* waiting for the proxy's answer to CONNECT */
-  size_t tunnel_len;  /* bytes of that answer in cbuf */
+  int tunneling;     /* waiting for the proxy's answer to CONNECT */
+  size_t tunnel_len; /* bytes of that answer in cbuf */
   ah__conn_timeouts limits;
   uint64_t connect_deadline, send_deadline, receive_deadline;
   uint64_t timer_due; /* when the timer fires; 0: not armed */
@@ -489,13 +489,12 @@ static ah__conn *take_pooled(ah__io *io, const char *key) {
 /* Everything that makes two connections interchangeable, as one string. */
 static char *pool_key(const ah__conn_target *t) {
   char key[800];
-  int n = snprintf(
-      key, sizeof key, "%s|%u|%s|%u|%s|%s|%p|%u", t->host, (unsigned)t->port,
-      t->tunnel_host ? t->tunnel_host : "", (unsigned)t->tunnel_port,
-      t->origin ? t->origin : "",
-      t->proxy_authorization ? t->proxy_authorization : "",
-      t->tls ? (void *)t->tls->ctx : NULL,
-      t->tls ? (unsigned)t->tls->security_flags : 0u);
+  int n = snprintf(key, sizeof key, "%s|%u|%s|%u|%s|%s|%p|%u", t->host,
+                   (unsigned)t->port, t->tunnel_host ? t->tunnel_host : "",
+                   (unsigned)t->tunnel_port, t->origin ? t->origin : "",
+                   t->proxy_authorization ? t->proxy_authorization : "",
+                   t->tls ? (void *)t->tls->ctx : NULL,
+                   t->tls ? (unsigned)t->tls->security_flags : 0u);
   if (n < 0 || (size_t)n >= sizeof key)
     return NULL;
   return ah__strdup(key);
@@ -626,8 +625,7 @@ static void on_tls_written(uv_write_t *req, int rc) {
       if (rc == 0)
         c->ops->written(c->owner, AH_OK, NULL);
       else
-        c->ops->written(c->owner,
-                        map_uv_error(rc, AH_ERR_CONNECTION_ABORTED),
+        c->ops->written(c->owner, map_uv_error(rc, AH_ERR_CONNECTION_ABORTED),
                         set_detail(c, "send to", rc));
     }
   }
@@ -693,8 +691,7 @@ static void start_tls(ah__conn *c) {
     rc = begin_reading(c);
   }
   if (rc != AH_OK) {
-    snprintf(c->detail, sizeof c->detail, "cannot start TLS with %s",
-             c->peer);
+    snprintf(c->detail, sizeof c->detail, "cannot start TLS with %s", c->peer);
     fail_connect(c, rc, c->detail);
     return;
   }
@@ -728,8 +725,7 @@ static void start_tunnel(ah__conn *c) {
   memcpy(w->data, head, (size_t)n);
   buf = uv_buf_init(w->data, (unsigned)n);
   w->req.data = w;
-  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_tls_written) !=
-      0) {
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_tls_written) != 0) {
     ah__free(w);
     rc = AH_ERR_CONNECTION_ABORTED;
     goto fail;
@@ -787,8 +783,9 @@ static void on_tunnel_read(ah__conn *c, ssize_t nread) {
              c->tunnel_host, (unsigned)c->tunnel_port, resp.status,
              (int)(resp.reason.len > 100 ? 100 : resp.reason.len),
              resp.reason.ptr);
-    fail_connect(c, resp.status == 407 ? AH_ERR_PROXY_AUTH_REQUIRED
-                                       : AH_ERR_PROXY_REFUSED,
+    fail_connect(c,
+                 resp.status == 407 ? AH_ERR_PROXY_AUTH_REQUIRED
+                                    : AH_ERR_PROXY_REFUSED,
                  c->detail);
     return;
   }
@@ -850,8 +847,8 @@ static void on_kick(uv_idle_t *kick) {
  * anything that decrypts to data, an alert or close_notify ends it. */
 static void idle_tls_input(ah__conn *c) {
   size_t got = 0;
-  int rc = ah__tls_read(c->tls, c->scratch, sizeof c->scratch, &got,
-                        c->detail, sizeof c->detail);
+  int rc = ah__tls_read(c->tls, c->scratch, sizeof c->scratch, &got, c->detail,
+                        sizeof c->detail);
   if (rc != AH_IO_PENDING || flush_tls(c, 0) != AH_OK)
     ah__conn_close(c);
 }
@@ -898,11 +895,11 @@ static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
                  c->peer, c->tunnel_host, (unsigned)c->tunnel_port);
       else
         snprintf(c->detail, sizeof c->detail,
-                 "%s closed the connection during the TLS handshake",
-                 c->peer);
-      fail_connect(c, nread == UV_EOF ? AH_ERR_TLS_HANDSHAKE
-                                      : map_uv_error((int)nread,
-                                                     AH_ERR_CONNECTION_RESET),
+                 "%s closed the connection during the TLS handshake", c->peer);
+      fail_connect(c,
+                   nread == UV_EOF
+                       ? AH_ERR_TLS_HANDSHAKE
+                       : map_uv_error((int)nread, AH_ERR_CONNECTION_RESET),
                    c->detail);
     }
     return;
@@ -1003,8 +1000,7 @@ int ah__conn_read_start(ah__conn *c, int timed) {
     return rc;
   /* Plaintext OpenSSL already holds, or an EOF behind it, would never
    * wake the socket. */
-  if (c->tls != NULL && !c->idle &&
-      (c->tls_eof || ah__tls_has_input(c->tls)))
+  if (c->tls != NULL && !c->idle && (c->tls_eof || ah__tls_has_input(c->tls)))
     uv_idle_start(&c->kick, on_kick);
   arm_timer(c);
   return AH_OK;

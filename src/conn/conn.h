@@ -79,8 +79,9 @@ void ah__io_free(ah__io *io);
 
 /*
  * Gives the owner a connection to `target` (see ah__conn_target), over
- * TLS when target->tls is not NULL. A live idle one from the pool is returned at once with *reused = 1
- * (unless `fresh`); otherwise a new one starts resolving and connecting
+ * TLS when target->tls is not NULL. A live idle one from the pool is returned
+ * at once with *reused = 1 (unless `fresh`); otherwise a new one starts
+ * resolving and connecting
  * (*reused = 0), reporting RESOLVING_NAME .. CONNECTED_TO_SERVER (and
  * TLS_HANDSHAKE_START/DONE) through ops->status and ending with
  * ops->connected. The connect time-out covers the CONNECT exchange and

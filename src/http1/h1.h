@@ -166,7 +166,7 @@ typedef struct ah__h1_request {
   size_t extra_len;
   int has_body; /* send Content-Length: content_length */
   uint64_t content_length;
-  int close; /* send Connection: close */
+  int close;                       /* send Connection: close */
   const char *proxy_authorization; /* NULL: none; sent to a proxy only */
 } ah__h1_request;
 

@@ -111,17 +111,18 @@ static int add_content_length(fields_summary *s, ah__h1_str value,
     for (i = 0; i < e.len; i++) {
       if (e.ptr[i] < '0' || e.ptr[i] > '9')
         return ah__h1_fail(why, AH_H1_E_FRAMING,
-                    "Content-Length is not a decimal number");
+                           "Content-Length is not a decimal number");
     }
     for (i = 0; i < e.len; i++) {
       uint64_t d = (uint64_t)(e.ptr[i] - '0');
       if (v > (MAX_LENGTH - d) / 10)
         return ah__h1_fail(why, AH_H1_E_OVERFLOW,
-                    "Content-Length is larger than 2^63-1");
+                           "Content-Length is larger than 2^63-1");
       v = v * 10 + d;
     }
     if (s->has_cl && v != s->cl)
-      return ah__h1_fail(why, AH_H1_E_FRAMING, "differing Content-Length values");
+      return ah__h1_fail(why, AH_H1_E_FRAMING,
+                         "differing Content-Length values");
     s->has_cl = 1;
     s->cl = v;
     any = 1;
@@ -230,16 +231,18 @@ static int decide(ah__h1_body *body, const ah__h1_response *resp,
   }
   if (s->has_te && s->has_cl)
     return ah__h1_fail(detail, AH_H1_E_FRAMING,
-                "both Transfer-Encoding and Content-Length are present");
+                       "both Transfer-Encoding and Content-Length are present");
   if (s->has_te) {
     if (s->te_codings == 0)
-      return ah__h1_fail(detail, AH_H1_E_FRAMING, "Transfer-Encoding names no coding");
-    if (s->te_chunked > 1)
       return ah__h1_fail(detail, AH_H1_E_FRAMING,
-                  "the chunked transfer coding is applied more than once");
+                         "Transfer-Encoding names no coding");
+    if (s->te_chunked > 1)
+      return ah__h1_fail(
+          detail, AH_H1_E_FRAMING,
+          "the chunked transfer coding is applied more than once");
     if (s->te_chunked == 1 && !s->te_last_chunked)
       return ah__h1_fail(detail, AH_H1_E_FRAMING,
-                  "chunked is not the final transfer coding");
+                         "chunked is not the final transfer coding");
     if (resp->minor_version == 0)
       *ka = 0;
     body->framing =
@@ -325,7 +328,7 @@ static void size_line_done(ah__h1_body *b) {
 static int trailer_byte(ah__h1_body *b, const char **detail) {
   if (++b->trailer_bytes > b->max_trailer)
     return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
-                "the trailer section is larger than the limit");
+                       "the trailer section is larger than the limit");
   return AH_H1_OK;
 }
 
@@ -348,7 +351,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
     h = hex_value(ch);
     if (h < 0)
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "a chunk size is missing or not hexadecimal");
+                         "a chunk size is missing or not hexadecimal");
     b->scratch = (uint64_t)h;
     b->state = ST_SIZE;
     return AH_H1_OK;
@@ -358,7 +361,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
       /* scratch <= (2^63-1) >> 4 keeps scratch * 16 + 15 <= 2^63-1. */
       if (b->scratch > (MAX_LENGTH >> 4))
         return ah__h1_fail(detail, AH_H1_E_OVERFLOW,
-                    "a chunk size is larger than 2^63-1");
+                           "a chunk size is larger than 2^63-1");
       b->scratch = b->scratch * 16 + (uint64_t)h;
       return AH_H1_OK;
     }
@@ -370,7 +373,7 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
     if (ch == ' ' || ch == '\t' || ch == ';') {
       if (++b->scratch > MAX_CHUNK_EXT)
         return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
-                    "chunk extensions are longer than 4096 bytes");
+                           "chunk extensions are longer than 4096 bytes");
       if (ch == ';')
         b->state = ST_EXT;
       return AH_H1_OK;
@@ -383,7 +386,8 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
       size_line_done(b);
       return AH_H1_OK;
     }
-    return ah__h1_fail(detail, AH_H1_E_SYNTAX, "invalid character after a chunk size");
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX,
+                       "invalid character after a chunk size");
   case ST_EXT:
     if (ch == '\r') {
       b->state = ST_SIZE_LF;
@@ -395,15 +399,15 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
     }
     if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "control character in a chunk extension");
+                         "control character in a chunk extension");
     if (++b->scratch > MAX_CHUNK_EXT)
       return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
-                  "chunk extensions are longer than 4096 bytes");
+                         "chunk extensions are longer than 4096 bytes");
     return AH_H1_OK;
   case ST_SIZE_LF:
     if (ch != '\n')
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "bare CR (not followed by LF) in a chunk-size line");
+                         "bare CR (not followed by LF) in a chunk-size line");
     size_line_done(b);
     return AH_H1_OK;
   case ST_DATA_CR:
@@ -415,10 +419,12 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
       b->state = ST_SIZE_FIRST;
       return AH_H1_OK;
     }
-    return ah__h1_fail(detail, AH_H1_E_SYNTAX, "chunk data is not followed by CRLF");
+    return ah__h1_fail(detail, AH_H1_E_SYNTAX,
+                       "chunk data is not followed by CRLF");
   case ST_DATA_LF:
     if (ch != '\n')
-      return ah__h1_fail(detail, AH_H1_E_SYNTAX, "chunk data is not followed by CRLF");
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
+                         "chunk data is not followed by CRLF");
     b->state = ST_SIZE_FIRST;
     return AH_H1_OK;
   case ST_TRAILER_START:
@@ -434,7 +440,8 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
     return chunk_byte(b, ch, detail);
   case ST_TRAILER_LINE:
     if (ch == '\0')
-      return ah__h1_fail(detail, AH_H1_E_SYNTAX, "NUL byte in the trailer section");
+      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
+                         "NUL byte in the trailer section");
     if (ch == '\r')
       b->state = ST_TRAILER_LF;
     else if (ch == '\n')
@@ -443,13 +450,13 @@ static int chunk_byte(ah__h1_body *b, unsigned char ch, const char **detail) {
   case ST_TRAILER_LF:
     if (ch != '\n')
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "bare CR (not followed by LF) in the trailer section");
+                         "bare CR (not followed by LF) in the trailer section");
     b->state = ST_TRAILER_START;
     return trailer_byte(b, detail);
   case ST_END_LF:
     if (ch != '\n')
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "bare CR (not followed by LF) in the trailer section");
+                         "bare CR (not followed by LF) in the trailer section");
     b->state = ST_DONE;
     return AH_H1_BODY_DONE;
   default:
@@ -506,7 +513,7 @@ int ah__h1_body_eof(ah__h1_body *body, const char **detail) {
   if (body->state == ST_DONE)
     return AH_H1_BODY_DONE;
   return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-              "connection closed before the end of the body");
+                     "connection closed before the end of the body");
 }
 
 uint64_t ah__h1_body_direct(const ah__h1_body *body) {

@@ -143,25 +143,26 @@ static int check_line(const unsigned char *s, size_t n, const char **detail) {
 
   if (s[0] == ' ' || s[0] == '\t')
     return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                "a header line starts with whitespace (obsolete line "
-                "folding)");
+                       "a header line starts with whitespace (obsolete line "
+                       "folding)");
   while (i < n && ah__h1_is_tchar(s[i]))
     i++;
   if (i == n)
     return ah__h1_fail(detail, AH_H1_E_SYNTAX, "header line without a colon");
   if (s[i] != ':') {
     if (s[i] == ' ' || s[i] == '\t')
-      return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "whitespace between a header field name and the colon");
+      return ah__h1_fail(
+          detail, AH_H1_E_SYNTAX,
+          "whitespace between a header field name and the colon");
     return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                "invalid character in a header field name");
+                       "invalid character in a header field name");
   }
   if (i == 0)
     return ah__h1_fail(detail, AH_H1_E_SYNTAX, "empty header field name");
   for (i++; i < n; i++) {
     if (s[i] != '\t' && (s[i] < 0x20 || s[i] == 0x7f))
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "control character in a header field value");
+                         "control character in a header field value");
   }
   return AH_H1_OK;
 }
@@ -183,10 +184,10 @@ int ah__h1_validate_extra_headers(const char *lines, size_t len,
     }
     if (i < len && s[i] == '\n')
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "bare LF in header lines (lines must end with CRLF)");
+                         "bare LF in header lines (lines must end with CRLF)");
     if (i < len && (i + 1 == len || s[i + 1] != '\n'))
       return ah__h1_fail(detail, AH_H1_E_SYNTAX,
-                  "bare CR (not followed by LF) in header lines");
+                         "bare CR (not followed by LF) in header lines");
     pos = i < len ? i + 2 : len;
     if (i == start)
       continue; /* an empty line is skipped, as the writer does */

@@ -62,13 +62,14 @@ static int rest_of_line(cursor *c, size_t *text_end, const char *ctl_why) {
         return NEED;
       if (c->p[i + 1] != '\n')
         return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
-                    "bare CR (not followed by LF) in the response head");
+                           "bare CR (not followed by LF) in the response head");
       *text_end = i;
       c->pos = i + 2;
       return AH_H1_OK;
     }
     if (ch == '\0')
-      return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, "NUL byte in the response head");
+      return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
+                         "NUL byte in the response head");
     return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, ctl_why);
   }
   return NEED;
@@ -111,16 +112,16 @@ static int parse_status_line(cursor *c, ah__h1_response *out) {
     return NEED;
   if (!is_digit(p[c->pos]))
     return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
-                "the HTTP version is not HTTP/1.<digit>");
+                       "the HTTP version is not HTTP/1.<digit>");
   out->minor_version = p[c->pos] - '0';
   c->pos++;
   if (c->pos >= c->end)
     return NEED;
   if (p[c->pos] != ' ')
     return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
-                is_digit(p[c->pos])
-                    ? "the HTTP version has more than one minor digit"
-                    : "the HTTP version is not followed by a space");
+                       is_digit(p[c->pos])
+                           ? "the HTTP version has more than one minor digit"
+                           : "the HTTP version is not followed by a space");
   c->pos++;
 
   /* status-code = 3DIGIT (RFC 9112 section 4, RFC 9110 section 15). */
@@ -129,12 +130,13 @@ static int parse_status_line(cursor *c, ah__h1_response *out) {
       return NEED;
     if (!is_digit(p[c->pos]))
       return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
-                  "the status code is not three digits");
+                         "the status code is not three digits");
     status = status * 10 + (p[c->pos] - '0');
     c->pos++;
   }
   if (status < 100)
-    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX, "the status code is below 100");
+    return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
+                       "the status code is below 100");
   out->status = status;
 
   if (c->pos >= c->end)
@@ -148,9 +150,9 @@ static int parse_status_line(cursor *c, ah__h1_response *out) {
     break; /* no reason phrase and no SP before it */
   default:
     return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
-                is_digit(p[c->pos])
-                    ? "the status code is longer than three digits"
-                    : "the status code is not followed by a space");
+                       is_digit(p[c->pos])
+                           ? "the status code is longer than three digits"
+                           : "the status code is not followed by a space");
   }
   out->reason.ptr = (const char *)p + c->pos;
   rc = rest_of_line(c, &text_end, "control character in the reason phrase");
@@ -228,7 +230,7 @@ static int parse_fields(cursor *c, ah__h1_header *headers, size_t cap,
         return NEED;
       if (p[c->pos + 1] != '\n')
         return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
-                    "bare CR (not followed by LF) in the response head");
+                           "bare CR (not followed by LF) in the response head");
       c->pos += 2;
       *count = n;
       return AH_H1_OK;
@@ -241,16 +243,17 @@ static int parse_fields(cursor *c, ah__h1_header *headers, size_t cap,
        * classic response-splitting vector, and we refuse it.
        */
       return ah__h1_fail(c->detail, AH_H1_E_SYNTAX,
-                  n == 0 ? "whitespace between the status line and the "
-                           "first header field"
-                         : "obsolete line folding (a header line starting "
-                           "with whitespace)");
+                         n == 0
+                             ? "whitespace between the status line and the "
+                               "first header field"
+                             : "obsolete line folding (a header line starting "
+                               "with whitespace)");
     default:
       break;
     }
     if (n == cap)
       return ah__h1_fail(c->detail, AH_H1_E_TOO_MANY,
-                  "more header fields than the parser has room for");
+                         "more header fields than the parser has room for");
     rc = parse_field_line(c, &headers[n]);
     if (rc != AH_H1_OK)
       return rc;
@@ -282,7 +285,7 @@ int ah__h1_parse_response(const char *buf, size_t len, size_t max_head,
   if (rc == NEED) {
     if (len >= max_head)
       return ah__h1_fail(detail, AH_H1_E_TOO_LARGE,
-                  "the response head is larger than the limit");
+                         "the response head is larger than the limit");
     return AH_H1_NEED_MORE;
   }
   if (rc != AH_H1_OK)

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_HEADERS 256   /* fields per head, at most */
-#define FIRST_HEADERS 24  /* most heads have fewer */
+#define MAX_HEADERS 256  /* fields per head, at most */
+#define FIRST_HEADERS 24 /* most heads have fewer */
 #define MAX_TRAILER_BYTES 65536
 
 static const ah__conn_ops conn_ops;
@@ -176,8 +176,7 @@ static int build_head(ah__request *r, const char *headers, size_t headers_len,
   req.target = r->target;
   if (r->proxy.host != NULL && !is_secure(r)) {
     /* RFC 9112 3.2.2: absolute-form to a proxy. */
-    int n = snprintf(absolute, sizeof absolute, "http://%s%s", host,
-                     r->target);
+    int n = snprintf(absolute, sizeof absolute, "http://%s%s", host, r->target);
     if (n < 0 || (size_t)n >= sizeof absolute)
       return AH_ERR_INVALID_PARAMETER;
     req.target = absolute;
@@ -259,8 +258,8 @@ static void start_connection(ah__request *r, int fresh) {
     t.host = r->host;
     t.port = r->port;
   }
-  rc = ah__conn_acquire(r->io, &t, &r->timeouts, fresh, &conn_ops, r,
-                        &r->conn, &r->reused);
+  rc = ah__conn_acquire(r->io, &t, &r->timeouts, fresh, &conn_ops, r, &r->conn,
+                        &r->reused);
   if (rc != AH_OK) {
     r->conn = NULL;
     fail(r, rc, "cannot start a connection");
@@ -559,10 +558,9 @@ static int parse_at(ah__request *r, size_t off, ah__h1_response *resp,
     if (rc != AH_H1_E_TOO_MANY || r->header_cap >= MAX_HEADERS)
       return rc;
     {
-      size_t cap = r->header_cap * 2 > MAX_HEADERS ? MAX_HEADERS
-                                                   : r->header_cap * 2;
-      ah__h1_header *bigger =
-          ah__realloc(r->headers, cap * sizeof *r->headers);
+      size_t cap =
+          r->header_cap * 2 > MAX_HEADERS ? MAX_HEADERS : r->header_cap * 2;
+      ah__h1_header *bigger = ah__realloc(r->headers, cap * sizeof *r->headers);
       if (bigger == NULL)
         return rc;
       r->headers = bigger;
@@ -989,13 +987,13 @@ int ah__request_query(ah__request *r, int info, const char *name,
     char url[2048];
     int bracket = strchr(r->host, ':') != NULL && r->host[0] != '[';
     const char *scheme = is_secure(r) ? "https" : "http";
-    int n = r->port == default_port(r)
-                ? snprintf(url, sizeof url,
-                           bracket ? "%s://[%s]%s" : "%s://%s%s", scheme,
-                           r->host, r->target)
-                : snprintf(url, sizeof url,
-                           bracket ? "%s://[%s]:%u%s" : "%s://%s:%u%s",
-                           scheme, r->host, (unsigned)r->port, r->target);
+    int n =
+        r->port == default_port(r)
+            ? snprintf(url, sizeof url, bracket ? "%s://[%s]%s" : "%s://%s%s",
+                       scheme, r->host, r->target)
+            : snprintf(url, sizeof url,
+                       bracket ? "%s://[%s]:%u%s" : "%s://%s:%u%s", scheme,
+                       r->host, (unsigned)r->port, r->target);
     if (n < 0 || (size_t)n >= sizeof url)
       return AH_ERR_INTERNAL;
     return copy_text(url, (size_t)n, buf, len);

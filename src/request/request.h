@@ -74,8 +74,8 @@ struct ah__request {
   uint32_t read_buffer_size;
   uint32_t max_header_bytes;
   ah__conn_timeouts timeouts;
-  ah__conn_tls tls; /* ctx set by the owner before sending, when secure */
-  ah__proxy proxy;  /* set by the owner before sending; host NULL: direct */
+  ah__conn_tls tls;    /* ctx set by the owner before sending, when secure */
+  ah__proxy proxy;     /* set by the owner before sending; host NULL: direct */
   int detecting_proxy; /* report DETECTING_PROXY when sending */
   int tls_resumed;
   const char *tls_version;

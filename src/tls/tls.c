@@ -163,12 +163,12 @@ static int load_identity(ah__tls_ctx *ctx, char *detail, size_t len) {
   if (ctx->client_cert == NULL && ctx->client_key == NULL)
     return AH_OK;
   if (ctx->client_cert == NULL || ctx->client_key == NULL) {
-    snprintf(detail, len, "a client certificate needs both a certificate "
-                          "and a key file");
+    snprintf(detail, len,
+             "a client certificate needs both a certificate "
+             "and a key file");
     return AH_ERR_TLS_CLIENT_CERT;
   }
-  if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, ctx->client_cert) !=
-      1) {
+  if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, ctx->client_cert) != 1) {
     error_text(detail, len, "cannot load the client certificate");
     return AH_ERR_TLS_CLIENT_CERT;
   }
@@ -194,8 +194,8 @@ void ah__tls_ctx_free(ah__tls_ctx *ctx) {
   ah__free(ctx);
 }
 
-int ah__tls_ctx_new(const ah__tls_config *cfg, ah__tls_ctx **out,
-                    char *detail, size_t detail_len) {
+int ah__tls_ctx_new(const ah__tls_config *cfg, ah__tls_ctx **out, char *detail,
+                    size_t detail_len) {
   static const unsigned char alpn[] = "\x08http/1.1";
   ah__tls_ctx *ctx;
   int rc = AH_ERR_NO_MEMORY;
@@ -275,8 +275,8 @@ static int map_verify_error(int err) {
 }
 
 static int on_verify(int ok, X509_STORE_CTX *store) {
-  SSL *ssl = X509_STORE_CTX_get_ex_data(store,
-                                        SSL_get_ex_data_X509_STORE_CTX_idx());
+  SSL *ssl =
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
   ah__tls *t = ssl != NULL ? SSL_get_ex_data(ssl, tls_index) : NULL;
   int err = X509_STORE_CTX_get_error(store);
   X509 *cert;
@@ -468,6 +468,5 @@ const char *ah__tls_version(ah__tls *t) { return SSL_get_version(t->ssl); }
 
 void ah__tls_describe(ah__tls *t, char *buf, size_t len) {
   snprintf(buf, len, "%s %s%s", SSL_get_version(t->ssl),
-           SSL_get_cipher_name(t->ssl),
-           ah__tls_resumed(t) ? " (resumed)" : "");
+           SSL_get_cipher_name(t->ssl), ah__tls_resumed(t) ? " (resumed)" : "");
 }

@@ -30,8 +30,8 @@ typedef struct ah__tls_config {
  * AH_ERR_INVALID_PARAMETER (CA file/dir unusable), AH_ERR_TLS_CLIENT_CERT,
  * AH_ERR_NO_MEMORY; the reason goes to detail.
  */
-int ah__tls_ctx_new(const ah__tls_config *cfg, ah__tls_ctx **out,
-                    char *detail, size_t detail_len);
+int ah__tls_ctx_new(const ah__tls_config *cfg, ah__tls_ctx **out, char *detail,
+                    size_t detail_len);
 void ah__tls_ctx_free(ah__tls_ctx *ctx);
 /* Whether ctx was made from a config equal to cfg. */
 int ah__tls_ctx_matches(const ah__tls_ctx *ctx, const ah__tls_config *cfg);
@@ -54,8 +54,8 @@ int ah__tls_handshake(ah__tls *t, char *detail, size_t detail_len);
 
 /* Decrypts into buf: AH_OK with *got > 0, AH_IO_PENDING (needs input),
  * AH_TLS_CLOSED (close_notify), or an error. */
-int ah__tls_read(ah__tls *t, char *buf, size_t len, size_t *got,
-                 char *detail, size_t detail_len);
+int ah__tls_read(ah__tls *t, char *buf, size_t len, size_t *got, char *detail,
+                 size_t detail_len);
 /* Encrypts all of buf into the pending output. */
 int ah__tls_write(ah__tls *t, const void *buf, size_t len, char *detail,
                   size_t detail_len);

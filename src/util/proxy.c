@@ -87,8 +87,7 @@ static size_t percent_decode(const char *in, size_t len, char *out) {
   return n;
 }
 
-static int make_authorization(ah__proxy *p, const char *userinfo,
-                              size_t len) {
+static int make_authorization(ah__proxy *p, const char *userinfo, size_t len) {
   char *plain = ah__malloc(len + 1);
   char *b64 = ah__malloc(4 * ((len + 2) / 3) + 1);
   size_t need, plain_len;
@@ -187,8 +186,7 @@ static int entry_matches(const char *entry, size_t len, const char *host,
              memchr(colon + 1, ':', len - (size_t)(colon - entry) - 1) ==
                  NULL) {
     /* Exactly one colon: name:port. More than one: a bare IPv6 literal. */
-    if (!parse_port(colon + 1, len - (size_t)(colon - entry) - 1,
-                    &entry_port))
+    if (!parse_port(colon + 1, len - (size_t)(colon - entry) - 1, &entry_port))
       return 0;
     len = (size_t)(colon - entry);
   }
@@ -214,7 +212,8 @@ int ah__proxy_bypassed(const char *list, const char *host, uint16_t port) {
   if (list == NULL || host == NULL)
     return 0;
   hl = strlen(host);
-  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof bare) {
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']' &&
+      hl - 2 < sizeof bare) {
     memcpy(bare, host + 1, hl - 2);
     bare[hl - 2] = '\0';
     host = bare;
