@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libuv1-dev libssl-dev zlib1g-dev libcmocka-dev
   python3 openssl curl nginx-light libnginx-mod-http-echo squid valgrind
   libcurl4-openssl-dev
