@@ -929,11 +929,27 @@ static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
                    set_detail(c, "receive from", (int)nread));
 }
 
+/* libuv reports a hang-up after a partial read as EOF without reading
+ * again, so a reset that follows data would pass for a clean close (and a
+ * cut close-delimited body for a complete one). The socket still holds
+ * the reset as its pending error. */
+static ssize_t real_eof_or_error(ah__conn *c) {
+  uv_os_fd_t fd;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+    return uv_translate_sys_error(err);
+  return UV_EOF;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   ah__conn *c = stream->data;
   int err;
   if (nread == 0 || c->state == CLOSED)
     return;
+  if (nread == UV_EOF)
+    nread = real_eof_or_error(c);
   if (nread > 0 && c->timed_read && c->limits.receive_ms != 0)
     c->receive_deadline = deadline_in(c, c->limits.receive_ms);
   if (c->tunneling) {
