@@ -14,6 +14,7 @@
 #include "util/alloc.h"
 #include "util/proxy.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,7 +395,14 @@ static void begin_shutdown(ah__session *s) {
 
 static void *session_thread(void *arg) {
   ah__session *s = arg;
+  sigset_t pipe_only;
   int detach;
+  /* Every socket write happens on this thread: with SIGPIPE blocked here
+   * a write to a reset connection fails with EPIPE instead of killing the
+   * user's process, without touching the process's own signal setup. */
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
   current_session = s;
   uv_run(&s->loop, UV_RUN_DEFAULT);
   /* Connections still closing finish here; then the loop is empty. */
