@@ -69,6 +69,12 @@ GET      /slow/<n>?delay_ms=D&piece=P
 ANY      /raw/<name>
 GET      /truncate/<n>?after=K
 GET      /truncate-close/<n>?after=K
+ANY      /reset/<name>?after=K
+GET      /endless/headers|trailers|interim
+GET      /many-headers/<count>
+GET      /head-size/<n>
+GET      /interim/<count>?code=C
+GET      /overlong/<n>?pause_ms=T
 """
 
 
@@ -77,6 +83,12 @@ def _garbage_header():
     return (b"HTTP/1.1 200 OK\r\n" +
             b"".join(b"X-Filler-%05d: %s\r\n" % (i, b"x" * 100)
                      for i in range(1000)) +
+            b"Content-Length: 5\r\n\r\nhello")
+
+
+def _long_header_line():
+    # One header field line of about 100 KB, beyond a 64 KiB head limit.
+    return (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 100000 + b"\r\n"
             b"Content-Length: 5\r\n\r\nhello")
 
 
@@ -100,6 +112,10 @@ RAW_REPLIES = {
     "lf-only": b"HTTP/1.1 200 OK\nContent-Length: 5\n\nhello",
     "te-gzip-close": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"
                      b"not really gzip",
+    "http-1-2": b"HTTP/1.2 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "te-unknown-chunked": b"HTTP/1.1 200 OK\r\n"
+                          b"Transfer-Encoding: x-custom, chunked\r\n\r\n"
+                          b"5\r\nhello\r\n0\r\n\r\n",
     # Invalid responses: a client must reject these (RFC 9112).
     "cl-cl-conflict": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
                       b"Content-Length: 6\r\n\r\nhello!",
@@ -131,6 +147,20 @@ RAW_REPLIES = {
     "header-no-colon": b"HTTP/1.1 200 OK\r\nNoColonHere\r\n"
                        b"Content-Length: 5\r\n\r\nhello",
     "huge-header": _garbage_header(),
+    "http09": b"<html><body>hello from http/0.9</body></html>\n",
+    "status-1-digit": b"HTTP/1.1 2 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "version-100-digits": b"HTTP/" + b"0" * 99 + b"1.1 200 OK\r\n"
+                          b"Content-Length: 5\r\n\r\nhello",
+    "cl-6a": b"HTTP/1.1 200 OK\r\nContent-Length: 6a\r\n\r\nhello!",
+    "cl-empty": b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nhello",
+    "cl-2-63": b"HTTP/1.1 200 OK\r\n"
+               b"Content-Length: 9223372036854775808\r\n\r\nhello",
+    "te-chunked-not-last": b"HTTP/1.1 200 OK\r\n"
+                           b"Transfer-Encoding: chunked, x-custom\r\n\r\n"
+                           b"5\r\nhello\r\n0\r\n\r\n",
+    "trailer-nul": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nhello\r\n0\r\nX-Trailer: a\x00b\r\n\r\n",
+    "header-100k-line": _long_header_line(),
     # Early ends: the server closes before the response is complete.
     "empty-reply": b"",
     "truncated-head": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
@@ -141,7 +171,15 @@ RAW_REPLIES = {
     "truncated-chunked-no-last": b"HTTP/1.1 200 OK\r\n"
                                  b"Transfer-Encoding: chunked\r\n\r\n"
                                  b"5\r\nhello\r\n",
+    "continue-then-close": b"HTTP/1.1 100 Continue\r\n\r\n",
 }
+
+# /overlong: what follows the body, in the same write. A client that put
+# the connection back into its pool would read it as the next answer.
+SMUGGLED = (b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-Conn-Id: 0\r\n"
+            b"X-Smuggled: yes\r\n\r\nsmuggled")
+
+ENDLESS_PIECE = 16 * 1024  # bytes per write of the /endless routes
 
 
 class Stopping(Exception):
@@ -758,6 +796,19 @@ class Connection:
         if path.startswith("/truncate-close/"):
             return self.route_truncate(req, path[len("/truncate-close/"):],
                                        False)
+        if path.startswith("/reset/"):
+            return self.route_reset(req, path[len("/reset/"):])
+        if path.startswith("/endless/"):
+            return self.route_endless(req, path[len("/endless/"):])
+        if path.startswith("/many-headers/"):
+            return self.route_many_headers(req,
+                                           path[len("/many-headers/"):])
+        if path.startswith("/head-size/"):
+            return self.route_head_size(req, path[len("/head-size/"):])
+        if path.startswith("/interim/"):
+            return self.route_interim(req, path[len("/interim/"):], close)
+        if path.startswith("/overlong/"):
+            return self.route_overlong(req, path[len("/overlong/"):], close)
         return self.respond(req, 404, b"not found: " +
                             path.encode("iso-8859-1") + b"\n", close=close)
 
@@ -908,6 +959,101 @@ class Connection:
             return self.respond(req, 404, b"no such raw reply\n", close=True)
         self.send_all(reply)
         return True
+
+    def route_reset(self, req, name):
+        """The first K bytes of /raw/<name>'s reply, then a reset (RST)."""
+        reply = RAW_REPLIES.get(name)
+        if reply is None:
+            return self.respond(req, 404, b"no such raw reply\n", close=True)
+        after = min(req.int_param("after", 0), len(reply))
+        if after:
+            self.send_all(reply[:after])
+        raise ResetNow()
+
+    def route_endless(self, req, part):
+        """A response that never ends: header lines, trailer lines or 1xx
+        heads, sent as fast as the client reads them, until it closes."""
+        if part == "headers":
+            start = b"HTTP/1.1 200 OK\r\n"
+            line = b"X-Endless-%08d: more\r\n"
+        elif part == "trailers":
+            start = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                     b"\r\n5\r\nhello\r\n0\r\n")
+            line = b"X-Trailer-%08d: more\r\n"
+        elif part == "interim":
+            start = b""
+            line = b"HTTP/1.1 102 Processing\r\nX-Count: %d\r\n\r\n"
+        else:
+            raise BadRequest(400, "endless part must be headers, trailers "
+                             "or interim")
+        self.send_all(start)
+        count = 0
+        while True:
+            piece = bytearray()
+            while len(piece) < ENDLESS_PIECE:
+                piece += line % count
+                count += 1
+            self.send_all(piece)
+
+    def route_many_headers(self, req, count_text):
+        """A 200 with exactly `count` header fields, the last of them
+        Content-Length: 5, and the body hello; then a close."""
+        count = parse_size(count_text)
+        if count < 1:
+            raise BadRequest(400, "count must be at least 1")
+        writer = Writer(self)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(count - 1):
+            writer.write(b"H%d: x\r\n" % i)
+        writer.write(b"Content-Length: 5\r\n\r\nhello")
+        writer.flush()
+        return True
+
+    def route_head_size(self, req, size_text):
+        """A 200 whose head (status line through the empty line) is exactly
+        n bytes, padded with one X-Pad field; body hello; then a close."""
+        n = parse_size(size_text)
+        fixed = (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Pad: \r\n"
+                 b"\r\n")
+        if n < len(fixed):
+            raise BadRequest(400, "a head is at least %d bytes" % len(fixed))
+        pad = b"p" * (n - len(fixed))
+        self.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Pad: " +
+                      pad + b"\r\n\r\nhello")
+        return True
+
+    def route_interim(self, req, count_text, close):
+        """`count` 1xx heads (code C, default 102), then a 200 with the body
+        `hello`, in one stream."""
+        count = parse_size(count_text)
+        code = req.int_param("code", 102)
+        if not 100 <= code <= 199 or code == 101:
+            raise BadRequest(400, "code must be 1xx other than 101")
+        interim = ("HTTP/1.1 %d %s\r\n\r\n" % (
+            code, reason_phrase(code))).encode("iso-8859-1")
+        writer = Writer(self)
+        for _ in range(count):
+            writer.write(interim)
+        writer.flush()
+        return self.respond(req, 200, b"hello", close=close)
+
+    def route_overlong(self, req, size_text, close):
+        """A keep-alive 200 with Content-Length n, whose body is followed in
+        the same write by a complete second response (SMUGGLED) that no
+        request asked for. With pause_ms=T the head goes out alone and the
+        body T ms later. The connection then stays open as usual."""
+        if not self.require(req, "GET"):
+            return True
+        n = parse_size(size_text)
+        pause = req.int_param("pause_ms", 0) / 1000.0
+        self.send_all(self.head_bytes(req, 200, [
+            ("Content-Type", "application/octet-stream"),
+            ("X-Body-Sha256", bodies.body_sha256(n, 1)),
+            ("Content-Length", str(n))], close))
+        if pause > 0 and self.server.stopping.wait(pause):
+            raise Stopping()
+        self.send_all(bodies.body(n, 1) + SMUGGLED)
+        return close
 
 
 def reset(sock):
