@@ -47,6 +47,7 @@ int ah__wants(const ah__object *obj, int status) {
 }
 
 static void on_idle(uv_idle_t *idle);
+static void shrink_events(ah__session *s);
 
 /* One HANDLE_CLOSING, one completion, and one HANDLE_CREATED. */
 #define EVENTS_PER_OBJECT 3
@@ -203,8 +204,28 @@ static void deliver(ah__session *s) {
     }
   }
   s->delivering = 0;
+  shrink_events(s);
   if (!s->shutting_down)
     uv_idle_stop(&s->idle);
+}
+
+/* Gives back a queue grown by a burst of handles once it is empty again,
+ * so a session's memory follows what it holds now, not its high-water
+ * mark. The reserve for live handles is kept. */
+static void shrink_events(ah__session *s) {
+  size_t want = 16;
+  ah__event *smaller;
+  while (want < s->ev_reserved + 1)
+    want *= 2;
+  if (s->ev_count != 0 || s->ev_cap <= want * 4)
+    return;
+  smaller = ah__malloc(want * sizeof *smaller);
+  if (smaller == NULL)
+    return; /* keep the big one */
+  ah__free(s->events);
+  s->events = smaller;
+  s->ev_cap = want;
+  s->ev_head = 0;
 }
 
 static void on_idle(uv_idle_t *idle) { deliver(idle->data); }
