@@ -147,33 +147,6 @@ static pid_t spawn(char *const argv[], int stdout_fd, run_as as,
   return pid;
 }
 
-/* Reads from `fd` until a full line is in `buf` or the deadline passes. */
-static int read_line(int fd, char *buf, size_t cap, uint64_t deadline) {
-  size_t used = 0;
-  while (used + 1 < cap) {
-    uint64_t now = tu_now_ms();
-    if (now >= deadline)
-      return -1;
-    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
-    int r = poll(&p, 1, (int)(deadline - now));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return -1;
-    ssize_t n = read(fd, buf + used, 1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    if (buf[used] == '\n') {
-      buf[used] = '\0';
-      return 0;
-    }
-    used++;
-  }
-  return -1;
-}
-
 /*
  * Runs `argv` to its end and puts the first line of its stdout in `out`.
  * 0, or -1 if it could not run, failed or printed nothing.
@@ -188,7 +161,7 @@ static int run_for_line(char *const argv[], char *out, size_t cap) {
     close(fds[0]);
     return -1;
   }
-  int rc = read_line(fds[0], out, cap, tu_now_ms() + 30000);
+  int rc = tu_read_line(fds[0], out, cap, tu_now_ms() + 30000);
   close(fds[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -564,7 +537,7 @@ static int py_start(ts_server *s, const char *script, const char *const *args,
     goto fail;
   char line[128];
   unsigned port = 0;
-  if (read_line(s->out_fd, line, sizeof(line), tu_now_ms() + 15000) != 0 ||
+  if (tu_read_line(s->out_fd, line, sizeof(line), tu_now_ms() + 15000) != 0 ||
       sscanf(line, "PORT %u", &port) != 1 || port == 0 || port > 65535) {
     fprintf(stderr, "no PORT line from %s\n", script);
     goto fail;

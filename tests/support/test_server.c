@@ -112,33 +112,6 @@ static pid_t spawn(char *const argv[], int stdout_fd, const char *dir) {
   return pid;
 }
 
-/* Reads from `fd` until a full line is in `buf` or the deadline passes. */
-static int read_line(int fd, char *buf, size_t cap, uint64_t deadline) {
-  size_t used = 0;
-  while (used + 1 < cap) {
-    uint64_t now = tu_now_ms();
-    if (now >= deadline)
-      return -1;
-    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
-    int r = poll(&p, 1, (int)(deadline - now));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return -1;
-    ssize_t n = read(fd, buf + used, 1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    if (buf[used] == '\n') {
-      buf[used] = '\0';
-      return 0;
-    }
-    used++;
-  }
-  return -1;
-}
-
 /* `tls` NULL: plain HTTP. */
 static int server_start(ts_server *s, int with_log, const ts_server_tls *tls) {
   memset(s, 0, sizeof(*s));
@@ -196,7 +169,7 @@ static int server_start(ts_server *s, int with_log, const ts_server_tls *tls) {
     goto fail;
   char line[128];
   unsigned port = 0;
-  if (read_line(s->out_fd, line, sizeof(line), tu_now_ms() + 10000) != 0 ||
+  if (tu_read_line(s->out_fd, line, sizeof(line), tu_now_ms() + 10000) != 0 ||
       sscanf(line, "PORT %u", &port) != 1 || port == 0 || port > 65535) {
     fprintf(stderr, "ts_server_start: no PORT line from %s\n", script);
     goto fail;

@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,4 +187,31 @@ size_t tu_count_lines_with(const char *text, const char *needle) {
     line = end != NULL ? end + 1 : NULL;
   }
   return count;
+}
+
+/* Reads from `fd` until a full line is in `buf` or the deadline passes. */
+int tu_read_line(int fd, char *buf, size_t cap, uint64_t deadline) {
+  size_t used = 0;
+  while (used + 1 < cap) {
+    uint64_t now = tu_now_ms();
+    if (now >= deadline)
+      return -1;
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    int r = poll(&p, 1, (int)(deadline - now));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    ssize_t n = read(fd, buf + used, 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return -1;
+    if (buf[used] == '\n') {
+      buf[used] = '\0';
+      return 0;
+    }
+    used++;
+  }
+  return -1;
 }

@@ -28,6 +28,9 @@ void tu_fill(void *buf, size_t len, uint64_t seed);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t tu_now_ms(void);
+/* Reads from `fd` until a full line is in `buf` (its '\n' replaced by a
+ * NUL) or the deadline (tu_now_ms) passes; 0, or -1 on EOF/error/time-out. */
+int tu_read_line(int fd, char *buf, size_t cap, uint64_t deadline);
 void tu_sleep_ms(unsigned ms);
 
 /*
