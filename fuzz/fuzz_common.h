@@ -2,8 +2,9 @@
  * fuzz_common.h - what the fuzz targets share: the libFuzzer entry point's
  * prototype (each target defines it; libFuzzer or replay_main.c calls it),
  * an invariant check that stays on in every build (NDEBUG does not turn it
- * off, unlike assert), and a little reader for the control bytes with which
- * a target lets the fuzzer choose split points and limits.
+ * off, unlike assert), its variant for bugs reported but not fixed yet,
+ * and a little reader for the control bytes with which a target lets the
+ * fuzzer choose split points and limits.
  */
 #ifndef AH_FUZZ_COMMON_H
 #define AH_FUZZ_COMMON_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,6 +23,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,     \
               #cond);                                                          \
+      abort();                                                                 \
+    }                                                                          \
+  } while (0)
+
+/*
+ * Whether the comma-separated list in the environment variable
+ * AHTTP_FUZZ_KNOWN names `id`: read once. See FUZZ_KNOWN.
+ */
+static inline int fuzz_known(const char *id) {
+  static const char *list;
+  static int loaded;
+  size_t len = strlen(id);
+  if (!loaded) {
+    list = getenv("AHTTP_FUZZ_KNOWN");
+    loaded = 1;
+  }
+  for (const char *p = list; p != NULL && *p != '\0';) {
+    size_t n = strcspn(p, ",");
+    if (n == len && strncmp(p, id, len) == 0)
+      return 1;
+    p += n;
+    if (*p == ',')
+      p++;
+  }
+  return 0;
+}
+
+/*
+ * An invariant whose failure is a bug already reported and not fixed yet,
+ * named `id` (each target's header lists its ids). It aborts as
+ * FUZZ_CHECK does, unless AHTTP_FUZZ_KNOWN names `id`: a long run can then
+ * look past the known bug for others. CTest never sets it, so the replay
+ * of the reproducer in the corpus fails until the bug is fixed.
+ */
+#define FUZZ_KNOWN(id, cond)                                                   \
+  do {                                                                         \
+    if (!(cond) && !fuzz_known(id)) {                                          \
+      fprintf(stderr, "%s:%d: invariant failed (%s): %s\n", __FILE__,          \
+              __LINE__, id, #cond);                                            \
       abort();                                                                 \
     }                                                                          \
   } while (0)

@@ -105,7 +105,14 @@ typedef struct ah_handle_opaque *ah_handle;
   X(AH_ERR_TLS_TRUNCATED, -28,                                                 \
     "the TLS connection ended without close_notify")                           \
   X(AH_ERR_PROXY_REFUSED, -29, "the proxy refused to open a tunnel")           \
-  X(AH_ERR_PROXY_AUTH_REQUIRED, -30, "the proxy requires authentication (407)")
+  X(AH_ERR_PROXY_AUTH_REQUIRED, -30,                                           \
+    "the proxy requires authentication (407)")                                 \
+  X(AH_ERR_TOO_MANY_REDIRECTS, -31, "too many redirects, or a redirect loop")  \
+  X(AH_ERR_REDIRECT_NEEDS_BODY, -32,                                           \
+    "a 307/308 redirect needs the request body sent again")                    \
+  X(AH_ERR_REDIRECT_REFUSED, -33,                                              \
+    "the redirect's target is not allowed (scheme or https to http)")          \
+  X(AH_ERR_DECODING, -34, "the response body could not be decoded")
 
 enum ah_result {
 #define AH__ERR_ENUM(name, value, text) name = value,
@@ -140,12 +147,16 @@ typedef enum ah_status {
   AH_STATUS_HANDLE_CLOSING = 12, /* info: the handle (ah_handle *) */
   AH_STATUS_DETECTING_PROXY = 13,
   AH_STATUS_REQUEST_COMPLETE = 14,      /* info: ah_async_result */
-  AH_STATUS_REDIRECT = 15,              /* info: new URL (char *) */
+  AH_STATUS_REDIRECT = 15,              /* info: new URL (char *), cut at
+                                           255 bytes; AH_INFO_URL has it
+                                           whole */
   AH_STATUS_INTERMEDIATE_RESPONSE = 16, /* info: uint32_t 1xx status code */
   AH_STATUS_STATE_CHANGE = 17,
-  AH_STATUS_COOKIE_SENT = 18,
-  AH_STATUS_COOKIE_RECEIVED = 19,
-  AH_STATUS_COOKIE_HISTORY = 20,
+  AH_STATUS_COOKIE_SENT = 18,     /* info: uint32_t cookies in the request */
+  AH_STATUS_COOKIE_RECEIVED = 19, /* info: uint32_t cookies one Set-Cookie
+                                     stored (1) */
+  AH_STATUS_COOKIE_HISTORY = 20,  /* info: ah_cookie_history, one per
+                                     Set-Cookie */
   AH_STATUS_TLS_HANDSHAKE_START = 21,
   AH_STATUS_TLS_HANDSHAKE_DONE = 22
 } ah_status;
@@ -195,6 +206,27 @@ typedef void (*ah_status_cb)(ah_handle handle, int status, const void *info,
 #define AH_FLAG_NO_AUTO_REDIRECT 0x8u
 #define AH_FLAG_KEEP_CONNECTION 0x10u /* accepted; keep-alive is default */
 #define AH_FLAG_NO_KEEP_ALIVE 0x20u   /* send Connection: close */
+/* Follow redirects from https to plain http (refused by default). */
+#define AH_FLAG_IGNORE_REDIRECT_TO_HTTP 0x40u
+/* No cookies sent, none stored for this request. */
+#define AH_FLAG_NO_COOKIES 0x80u
+/* No Authorization from ah_connect's user and password. */
+#define AH_FLAG_NO_AUTH 0x100u
+
+/*
+ * What AH_STATUS_COOKIE_HISTORY carries (WinInet's InternetCookieHistory):
+ * one per Set-Cookie field of a response, flags set as the jar judged it.
+ * accepted: stored. rejected: refused (bad syntax, a public suffix or
+ * another site's domain, Secure over http, ...). downgraded and leashed
+ * are WinInet's privacy outcomes; ahttp has no privacy policy and leaves
+ * them 0.
+ */
+typedef struct ah_cookie_history {
+  int accepted;
+  int leashed;
+  int downgraded;
+  int rejected;
+} ah_cookie_history;
 
 /* ah_read_ex flags. */
 #define AH_READ_NO_WAIT                                                        \
@@ -211,7 +243,13 @@ typedef enum ah_info {
   AH_INFO_HEADER = 5,         /* value of the header named by `name` */
   AH_INFO_CONTENT_LENGTH = 6, /* uint64_t; AH_ERR_HEADER_NOT_FOUND if none */
   AH_INFO_REQUEST_METHOD = 7, /* string */
-  AH_INFO_URL = 8             /* the request's URL, string */
+  AH_INFO_URL = 8,            /* the request's URL, string; after
+                                 redirects, the URL of the final one */
+  AH_INFO_REDIRECT_URL = 9    /* a redirect that was not followed
+                                 (AH_FLAG_NO_AUTO_REDIRECT, or
+                                 AH_ERR_REDIRECT_NEEDS_BODY): its Location
+                                 resolved to an absolute URL, string;
+                                 AH_ERR_HEADER_NOT_FOUND if none */
 } ah_info;
 
 /* ah_set_option / ah_get_option selectors. */
@@ -241,27 +279,41 @@ typedef enum ah_option {
                                        request went over a pooled connection */
   /* TLS. Strings are file paths (PEM), copied; they apply to connections
    * opened after they are set. */
-  AH_OPTION_TLS_CA_FILE = 11,        /* trust these CAs (instead of the
-                                        system store); default: the system
-                                        store, SSL_CERT_FILE/SSL_CERT_DIR */
-  AH_OPTION_TLS_CA_DIR = 12,         /* a hashed CA directory, likewise */
-  AH_OPTION_TLS_CLIENT_CERT = 13,    /* client certificate chain (PEM) */
-  AH_OPTION_TLS_CLIENT_KEY = 14,     /* its private key (PEM) */
-  AH_OPTION_SECURITY_FLAGS = 15,     /* uint32_t AH_SECURITY_FLAG_* bits;
-                                        default 0 (verify everything) */
-  AH_OPTION_TLS_SESSION_REUSED = 16, /* get only, request: uint32_t 1 if
-                                        its TLS connection resumed a cached
-                                        session */
-  AH_OPTION_TLS_VERSION = 17,        /* get only, request: the negotiated
-                                        version, string ("TLSv1.3") */
-  AH_OPTION_PROXY = 18,              /* string "[http://][user:pass@]host
-                                        [:port]" (port 80 by default), or
-                                        "" for a direct connection;
-                                        overrides the session's access type
-                                        for handles it is set on */
-  AH_OPTION_PROXY_BYPASS = 19        /* string: hosts that skip the proxy,
-                                        comma-separated, with no_proxy's
-                                        rules (see ah_open) */
+  AH_OPTION_TLS_CA_FILE = 11,            /* trust these CAs (instead of the
+                                            system store); default: the system
+                                            store, SSL_CERT_FILE/SSL_CERT_DIR */
+  AH_OPTION_TLS_CA_DIR = 12,             /* a hashed CA directory, likewise */
+  AH_OPTION_TLS_CLIENT_CERT = 13,        /* client certificate chain (PEM) */
+  AH_OPTION_TLS_CLIENT_KEY = 14,         /* its private key (PEM) */
+  AH_OPTION_SECURITY_FLAGS = 15,         /* uint32_t AH_SECURITY_FLAG_* bits;
+                                            default 0 (verify everything) */
+  AH_OPTION_TLS_SESSION_REUSED = 16,     /* get only, request: uint32_t 1 if
+                                            its TLS connection resumed a cached
+                                            session */
+  AH_OPTION_TLS_VERSION = 17,            /* get only, request: the negotiated
+                                            version, string ("TLSv1.3") */
+  AH_OPTION_PROXY = 18,                  /* string "[http://][user:pass@]host
+                                            [:port]" (port 80 by default), or
+                                            "" for a direct connection;
+                                            overrides the session's access type
+                                            for handles it is set on */
+  AH_OPTION_PROXY_BYPASS = 19,           /* string: hosts that skip the proxy,
+                                            comma-separated, with no_proxy's
+                                            rules (see ah_open) */
+  AH_OPTION_MAX_REDIRECTS = 20,          /* uint32_t redirects followed at most
+                                            per request; default 10 */
+  AH_OPTION_DECODING = 21,               /* uint32_t 1: send Accept-Encoding
+                                            gzip, deflate and hand out the
+                                            decoded body (WinInet's
+                                            HTTP_DECODING); default 0 */
+  AH_OPTION_EXPECT_CONTINUE_SIZE = 22,   /* uint64_t: uploads of at least this
+                                            many bytes send "Expect:
+                                            100-continue" and wait for 100
+                                            before the body; default 1 MiB;
+                                            0 = never */
+  AH_OPTION_EXPECT_CONTINUE_TIMEOUT = 23 /* uint32_t ms to wait for 100
+                                            before sending the body
+                                            anyway; default 1000 */
 } ah_option;
 
 /*
@@ -323,11 +375,34 @@ AH_EXTERN int ah_open(const char *user_agent, int access_type,
 AH_EXTERN int ah_set_status_callback(ah_handle handle, ah_status_cb cb);
 
 /*
+ * Each session has a cookie jar (RFC 6265): Set-Cookie fields of its
+ * responses are stored (COOKIE_RECEIVED and COOKIE_HISTORY report each),
+ * and matching cookies are sent with its requests (COOKIE_SENT), unless a
+ * request has AH_FLAG_NO_COOKIES. Cookies for public suffixes are refused.
+ *
+ * ah_cookies_load adds the cookies of a Netscape cookie file (the format
+ * of curl -b and -c) to the jar; expired ones are skipped. Returns when
+ * done. Errors: AH_ERR_INVALID_HANDLE, AH_ERR_INCORRECT_HANDLE_TYPE (not a
+ * session), AH_ERR_INVALID_PARAMETER (a malformed line; the detail names
+ * it and nothing is added), AH_ERR_SYSTEM (the file cannot be read; the
+ * detail has the reason), AH_ERR_NO_MEMORY.
+ *
+ * ah_cookies_save writes the jar's unexpired cookies in that format,
+ * through a temporary file renamed into place, so `path` is either its
+ * old content or complete. Errors as for loading.
+ */
+AH_EXTERN int ah_cookies_load(ah_handle session, const char *path);
+AH_EXTERN int ah_cookies_save(ah_handle session, const char *path);
+
+/*
  * Creates a connect handle for `host` (name or IP literal; IPv6 literals
  * with or without brackets) and `port` (0 means the default of each
  * request's scheme: 80, or 443 for AH_FLAG_SECURE). No network I/O
- * happens. `user` and `password` are copied and may be NULL (origin
- * authentication arrives in a later version; they are stored). `context` is
+ * happens. `user` and `password` are copied and may be NULL; with a
+ * `user`, requests carry "Authorization: Basic" for them (RFC 7617) to
+ * this host, port and scheme only: never to another origin a redirect
+ * leads to (AH_FLAG_NO_AUTH turns it off per request; a caller's own
+ * Authorization line wins). `context` is
  * given to the callback for this handle and inherited by its requests unless
  * they give their own. Delivers HANDLE_CREATED.
  * Errors: AH_ERR_INVALID_HANDLE, AH_ERR_INCORRECT_HANDLE_TYPE (not a
@@ -361,12 +436,35 @@ AH_EXTERN int ah_open_request(ah_handle connect, const char *method,
  * when the final response's headers have been received; 1xx responses
  * are reported as INTERMEDIATE_RESPONSE. An HTTP error status is not an
  * error: query AH_INFO_STATUS_CODE.
- * Statuses: RESOLVING_NAME .. CONNECTED_TO_SERVER (new connection only),
- * SENDING_REQUEST, REQUEST_SENT, RECEIVING_RESPONSE, RESPONSE_RECEIVED.
+ *
+ * Redirects (301, 302, 303, 307, 308 with a Location) are followed inside
+ * the pending call unless AH_FLAG_NO_AUTO_REDIRECT: REDIRECT reports each
+ * new URL, then the next exchange's statuses follow. 303 turns any method
+ * but HEAD into GET, 301 and 302 turn POST into GET, both without the
+ * body; 307 and 308 keep method and body (a body given here is sent
+ * again; one streamed with ah_write is not there any more, so
+ * ah_end_request fails with AH_ERR_REDIRECT_NEEDS_BODY and
+ * AH_INFO_REDIRECT_URL says where to send it). Relative Locations are
+ * resolved (RFC 3986). Credentials from ah_connect and the caller's own
+ * Authorization and Cookie lines go only to the origin the request
+ * started at.
+ *
+ * An upload of at least AH_OPTION_EXPECT_CONTINUE_SIZE bytes is sent with
+ * "Expect: 100-continue": the body waits for 100 Continue (reported as
+ * INTERMEDIATE_RESPONSE) or AH_OPTION_EXPECT_CONTINUE_TIMEOUT; a final
+ * answer that comes first is the response, and the body is not sent.
+ *
+ * Statuses: COOKIE_SENT, DETECTING_PROXY, RESOLVING_NAME ..
+ * CONNECTED_TO_SERVER (new connection only), SENDING_REQUEST,
+ * REQUEST_SENT, RECEIVING_RESPONSE, RESPONSE_RECEIVED,
+ * INTERMEDIATE_RESPONSE, COOKIE_RECEIVED and COOKIE_HISTORY, REDIRECT.
  * Errors: AH_ERR_INVALID_HANDLE, AH_ERR_INCORRECT_HANDLE_TYPE,
  * AH_ERR_INCORRECT_HANDLE_STATE (already sent, or an operation is
  * pending), AH_ERR_INVALID_PARAMETER (malformed header lines), and through
- * completion AH_ERR_PROXY_REFUSED (a CONNECT answered with a non-2xx
+ * completion AH_ERR_TOO_MANY_REDIRECTS (more than AH_OPTION_MAX_REDIRECTS),
+ * AH_ERR_REDIRECT_REFUSED (a Location that is not a valid http or https
+ * URL, or https to http without AH_FLAG_IGNORE_REDIRECT_TO_HTTP),
+ * AH_ERR_PROXY_REFUSED (a CONNECT answered with a non-2xx
  * status; the detail has the proxy and its status line),
  * AH_ERR_PROXY_AUTH_REQUIRED (407 to a CONNECT), AH_ERR_TLS_* (HTTPS),
  * AH_ERR_NAME_NOT_RESOLVED, AH_ERR_CANNOT_CONNECT,
@@ -402,8 +500,10 @@ AH_EXTERN int ah_write(ah_handle request, const void *buf, size_t len,
 /*
  * Ends a streamed upload and waits for the response headers, as the second
  * half of ah_send_request does.
- * Errors: AH_ERR_UPLOAD_LENGTH (fewer bytes written than announced), and
- * those of ah_send_request.
+ * Errors: AH_ERR_UPLOAD_LENGTH (fewer bytes written than announced),
+ * AH_ERR_REDIRECT_NEEDS_BODY (a 307 or 308 wants the streamed body again:
+ * open a request for AH_INFO_REDIRECT_URL, see ah_crack_url, and send it
+ * there), and those of ah_send_request.
  */
 AH_EXTERN int ah_end_request(ah_handle request);
 
@@ -420,8 +520,12 @@ AH_EXTERN int ah_end_request(ah_handle request);
  * bytes_read), and through completion AH_ERR_TIMEOUT,
  * AH_ERR_CONNECTION_RESET, AH_ERR_CONNECTION_ABORTED (body cut short),
  * AH_ERR_TLS_TRUNCATED (TLS ended without close_notify before the body's
- * end), AH_ERR_PROTOCOL, AH_ERR_OPERATION_CANCELLED. A read that fails
- * hands over none of the bytes it had gathered.
+ * end), AH_ERR_PROTOCOL, AH_ERR_DECODING (AH_OPTION_DECODING: the body
+ * is not valid gzip/deflate, or ends inside the compressed stream),
+ * AH_ERR_OPERATION_CANCELLED. A read that fails hands over none of the
+ * bytes it had gathered. With AH_OPTION_DECODING a gzip or deflate body
+ * is handed out decoded (AH_INFO_CONTENT_LENGTH still gives the encoded
+ * length); another coding is handed out as it came.
  */
 AH_EXTERN int ah_read(ah_handle request, void *buf, size_t len,
                       size_t *bytes_read);
@@ -436,7 +540,10 @@ AH_EXTERN int ah_read_ex(ah_handle request, void *buf, size_t len,
  * returned. For integers, `buf` points to the type named in ah_info and
  * *len is its size. `name` is the header name for AH_INFO_HEADER
  * (case-insensitive; the first of several fields; `index` picks a later
- * one), NULL otherwise.
+ * one), NULL otherwise. While a redirect is being followed there is no
+ * response; afterwards it is the final one. A head refused only for its
+ * framing (AH_ERR_PROTOCOL for conflicting Content-Length, say) stays
+ * queryable, so that the caller can see what the server sent.
  * Errors: AH_ERR_INVALID_HANDLE, AH_ERR_INCORRECT_HANDLE_TYPE,
  * AH_ERR_INCORRECT_HANDLE_STATE (no response yet), AH_ERR_HEADER_NOT_FOUND,
  * AH_ERR_INSUFFICIENT_BUFFER, AH_ERR_INVALID_PARAMETER.
@@ -483,6 +590,31 @@ AH_EXTERN int ah_close_handle(ah_handle handle);
 AH_EXTERN int ah_last_error_detail(ah_handle handle, char *buf, size_t len);
 
 /* The library's version string, AH_VERSION_STRING of the built library. */
+/*
+ * Splits an absolute http or https URL (WinInet's InternetCrackUrl), for
+ * example one AH_INFO_REDIRECT_URL returned, into the pieces ah_connect
+ * and ah_open_request take. `user` and `password` are percent-decoded and
+ * NULL when absent; `host` is lowercase, an IPv6 literal without brackets;
+ * `port` is the explicit one or the scheme's default; `target` is the path
+ * and query ("/" at least), without the fragment. Strings are allocated;
+ * release them with ah_url_parts_free. Runs at once, no I/O.
+ * Errors: AH_ERR_INVALID_PARAMETER (not an absolute URL, a bad port or
+ * host, control characters), AH_ERR_NOT_SUPPORTED (a scheme other than
+ * http and https), AH_ERR_NO_MEMORY. Nothing is to be freed after an
+ * error.
+ */
+typedef struct ah_url_parts {
+  char *scheme; /* "http" or "https" */
+  char *user;
+  char *password;
+  char *host;
+  uint16_t port;
+  char *target;
+} ah_url_parts;
+
+AH_EXTERN int ah_crack_url(const char *url, ah_url_parts *out);
+AH_EXTERN void ah_url_parts_free(ah_url_parts *parts);
+
 AH_EXTERN const char *ah_version(void);
 
 #ifdef __cplusplus

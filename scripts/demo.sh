@@ -7,7 +7,10 @@
 #   1. GETs 1 MiB from /bytes/1048576 and compares the SHA-256 of what was
 #      received with the X-Body-Sha256 the server announces;
 #   2. POSTs a 1 MiB file to /upload and compares its SHA-256 and length
-#      with what the server says it received.
+#      with what the server says it received;
+#   3. GETs through a 302 that sets a cookie to a gzip body, with
+#      --compressed and -c: the redirect is followed, the cookie saved, and
+#      the decoded bytes compared with the SHA-256 of the original.
 # The trace of each run is shown as it happens. The server is stopped by
 # its process id, on failure too. Exit status 0 only if both runs succeed
 # and every digest matches. Set DEMO_KEEP=1 to keep the work directory.
@@ -146,6 +149,31 @@ heading "POST result"
 echo "  posted by async          : $sent_sha ($sent_len bytes)"
 echo "  server says it received  : ${told_sha:-(nothing)} (${told_len:-?} bytes)"
 verdict "$sent_sha $sent_len" "${told_sha:-} ${told_len:-}"
+
+# ---- redirect + cookie + gzip ----
+target="/redirect/302?to=%2Fgzip%2F$size&c=demo%3Dyes%3B+Path%3D%2F"
+heading "GET $target"
+run_async -h "127.0.0.1:$port" -o "$target" --compressed \
+  -c "$work/cookies.txt" -w "$work/decoded.bin"
+plain_sha=$("$python" - "$port" "$size" <<'EOF'
+import http.client
+import sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+conn.request("HEAD", "/gzip/" + sys.argv[2])
+print(conn.getresponse().getheader("X-Body-Sha256", "(none)"))
+EOF
+)
+got_sha=$(sha256_of "$work/decoded.bin")
+heading "redirect + gzip result"
+echo "  decoded by async          : $got_sha"
+echo "  server's original bytes   : $plain_sha"
+verdict "$got_sha" "$plain_sha"
+echo "  cookie jar written by -c  :"
+grep -v '^#' "$work/cookies.txt" | sed '/^$/d; s/^/    /'
+if ! grep -q "demo" "$work/cookies.txt"; then
+  echo "  -> the cookie is MISSING"
+  mismatches=$((mismatches + 1))
+fi
 
 stop_server
 heading "summary"

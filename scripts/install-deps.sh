@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-  libuv1-dev libssl-dev zlib1g-dev libcmocka-dev
+  libuv1-dev libssl-dev zlib1g-dev libpsl-dev publicsuffix libcmocka-dev
   python3 openssl curl nginx-light libnginx-mod-http-echo squid valgrind
   libcurl4-openssl-dev
 )

@@ -5,11 +5,13 @@
  */
 #include "api/internal.h"
 #include "http1/h1.h"
+#include "request/cookie_jar.h"
 #include "util/alloc.h"
 #include "util/proxy.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- glue between the request layer and its handle ---- */
 
@@ -30,8 +32,10 @@ static void hook_complete(ah__request *r, int err, uintptr_t result) {
   ah__complete(owner_of(r), err, result);
 }
 
-static const ah__request_hooks request_hooks = {hook_wants, hook_status,
-                                                hook_complete};
+static int hook_prepare_hop(ah__request *r);
+
+static const ah__request_hooks request_hooks = {
+    hook_wants, hook_status, hook_complete, hook_prepare_hop};
 
 /* ---- helpers ---- */
 
@@ -66,6 +70,46 @@ int ah_set_status_callback(ah_handle handle, ah_status_cb cb) {
   c.handle = handle;
   c.ptr = (void *)(uintptr_t)cb;
   return ah__invoke(&c);
+}
+
+/* ---- cookie files ---- */
+
+static int do_cookie_file(ah__call *c, ah__object *obj) {
+  ah__session *s = obj->session;
+  int64_t now = (int64_t)time(NULL);
+  int rc;
+  if (obj->type != AH_HANDLE_TYPE_SESSION)
+    return AH_ERR_INCORRECT_HANDLE_TYPE;
+  if (s->jar == NULL && ah__cookie_jar_new(&s->jar) != AH_OK)
+    return AH_ERR_NO_MEMORY;
+  obj->detail[0] = '\0';
+  rc = c->i1 ? ah__cookie_jar_save(s->jar, c->s1, now, obj->detail,
+                                   sizeof obj->detail)
+             : ah__cookie_jar_load(s->jar, c->s1, now, obj->detail,
+                                   sizeof obj->detail);
+  obj->error = rc;
+  return rc;
+}
+
+static int cookie_file(ah_handle session, const char *path, int save) {
+  ah__call c;
+  if (path == NULL || path[0] == '\0')
+    return ah__handles_get(session) == NULL ? AH_ERR_INVALID_HANDLE
+                                            : AH_ERR_INVALID_PARAMETER;
+  memset(&c, 0, sizeof c);
+  c.fn = do_cookie_file;
+  c.handle = session;
+  c.s1 = path;
+  c.i1 = save;
+  return ah__invoke(&c);
+}
+
+int ah_cookies_load(ah_handle session, const char *path) {
+  return cookie_file(session, path, 0);
+}
+
+int ah_cookies_save(ah_handle session, const char *path) {
+  return cookie_file(session, path, 1);
 }
 
 /* ---- ah_connect ---- */
@@ -153,6 +197,9 @@ static int do_open_request(ah__call *c, ah__object *parent) {
   int rc;
   if (parent->type != AH_HANDLE_TYPE_CONNECT)
     return AH_ERR_INCORRECT_HANDLE_TYPE;
+  if (parent->session->jar == NULL &&
+      ah__cookie_jar_new(&parent->session->jar) != AH_OK)
+    return AH_ERR_NO_MEMORY;
   if (ah__reserve_events(parent->session) != AH_OK)
     return AH_ERR_NO_MEMORY;
   ro = ah__calloc(1, sizeof *ro);
@@ -169,6 +216,9 @@ static int do_open_request(ah__call *c, ah__object *parent) {
   p.port = conn->port;
   p.flags = c->flags;
   p.user_agent = parent->opts.user_agent;
+  p.user = conn->user;
+  p.password = conn->password;
+  p.jar = parent->session->jar;
   p.read_buffer_size = parent->opts.read_buffer_size;
   p.max_header_bytes = parent->opts.max_header_bytes;
   p.timeouts.connect_ms = parent->opts.connect_timeout;
@@ -204,7 +254,9 @@ int ah_open_request(ah_handle connect, const char *method, const char *target,
                     unsigned flags, void *context, ah_handle *out) {
   const unsigned known = AH_FLAG_RELOAD | AH_FLAG_NO_CACHE_WRITE |
                          AH_FLAG_SECURE | AH_FLAG_NO_AUTO_REDIRECT |
-                         AH_FLAG_KEEP_CONNECTION | AH_FLAG_NO_KEEP_ALIVE;
+                         AH_FLAG_KEEP_CONNECTION | AH_FLAG_NO_KEEP_ALIVE |
+                         AH_FLAG_IGNORE_REDIRECT_TO_HTTP | AH_FLAG_NO_COOKIES |
+                         AH_FLAG_NO_AUTH;
   ah__call c;
   if (out == NULL)
     return AH_ERR_INVALID_PARAMETER;
@@ -260,11 +312,11 @@ static int run_request_op(ah__call *c, ah__object *obj,
 }
 
 /* An HTTPS request gets its session's TLS context for its options just
- * before it is sent, so options set until then count. */
-static int prepare_tls(ah__object *obj) {
-  ah__request *r = request_of(obj);
+ * before it is sent (and again after a redirect to https), so options set
+ * until then count. */
+static int choose_tls(ah__object *obj, ah__request *r) {
   int rc;
-  if (r == NULL || !(r->flags & AH_FLAG_SECURE) || r->tls.ctx != NULL)
+  if (!(r->flags & AH_FLAG_SECURE) || r->tls.ctx != NULL)
     return AH_OK;
   rc = ah__session_tls_ctx(obj, &r->tls.ctx, r->detail, sizeof r->detail);
   if (rc != AH_OK)
@@ -272,15 +324,13 @@ static int prepare_tls(ah__object *obj) {
   return rc;
 }
 
-/* Decides, just before sending, whether and through which proxy the
- * request goes (the handle's override, else the session's access type). */
-static int prepare_proxy(ah__object *obj) {
-  ah__request *r = request_of(obj);
+/* Decides whether and through which proxy the request goes (the handle's
+ * override, else the session's access type), before it is sent and again
+ * for each redirect. */
+static int choose_proxy(ah__object *obj, ah__request *r) {
   ah__session *s = obj->session;
   const char *spec = NULL, *bypass = NULL;
   int rc;
-  if (r == NULL || r->state != AH_REQ_IDLE)
-    return AH_OK; /* the operation itself reports what is wrong */
   ah__proxy_free(&r->proxy);
   r->detecting_proxy = 0;
   if (obj->opts.proxy != NULL) {
@@ -303,9 +353,23 @@ static int prepare_proxy(ah__object *obj) {
   return rc;
 }
 
+static int hook_prepare_hop(ah__request *r) {
+  ah__object *obj = owner_of(r);
+  int rc = choose_proxy(obj, r);
+  return rc != AH_OK ? rc : choose_tls(obj, r);
+}
+
+/* Just before a request is sent: the options that shape its exchanges,
+ * its proxy and its TLS context. */
 static int prepare(ah__object *obj) {
-  int rc = prepare_proxy(obj);
-  return rc != AH_OK ? rc : prepare_tls(obj);
+  ah__request *r = request_of(obj);
+  if (r == NULL || r->state != AH_REQ_IDLE)
+    return AH_OK; /* the operation itself reports what is wrong */
+  r->max_redirects = obj->opts.max_redirects;
+  r->decoding = obj->opts.decoding != 0;
+  r->expect_size = obj->opts.expect_continue_size;
+  r->expect_timeout = obj->opts.expect_continue_timeout;
+  return hook_prepare_hop(r);
 }
 
 static int op_send(ah__request *r, ah__call *c) {

@@ -31,6 +31,10 @@ typedef struct ah__options {
   uint32_t max_header_bytes;
   uint64_t notify_mask;
   uint32_t security_flags;
+  uint32_t max_redirects;
+  uint32_t decoding;
+  uint64_t expect_continue_size;
+  uint32_t expect_continue_timeout;
   char *user_agent;
   /* TLS files; NULL means unset. */
   char *ca_file;
@@ -123,6 +127,8 @@ struct ah__session {
    * the first HTTPS request that needs one (OpenSSL is not touched by
    * plain-HTTP sessions). */
   struct tls_ctx_entry *tls_ctxs;
+
+  ah__cookie_jar *jar; /* the session's cookies (RFC 6265) */
 };
 
 typedef struct tls_ctx_entry {

@@ -20,6 +20,9 @@ void ah__options_defaults(ah__options *o) {
   o->read_buffer_size = 65536;
   o->max_header_bytes = 65536;
   o->notify_mask = AH_NOTIFY_ALL;
+  o->max_redirects = 10;
+  o->expect_continue_size = 1u << 20;
+  o->expect_continue_timeout = 1000;
   o->user_agent = ah__strdup(DEFAULT_USER_AGENT);
 }
 
@@ -233,6 +236,23 @@ int ah__set_option(ah__object *obj, int option, const void *value,
       return AH_ERR_INVALID_PARAMETER;
     memcpy(&obj->opts.notify_mask, value, sizeof(uint64_t));
     return AH_OK;
+  case AH_OPTION_MAX_REDIRECTS:
+    return get_u32(value, size, &obj->opts.max_redirects);
+  case AH_OPTION_DECODING:
+    rc = get_u32(value, size, &v32);
+    if (rc != AH_OK)
+      return rc;
+    if (v32 > 1)
+      return AH_ERR_INVALID_PARAMETER;
+    obj->opts.decoding = v32;
+    return AH_OK;
+  case AH_OPTION_EXPECT_CONTINUE_SIZE:
+    if (value == NULL || size != sizeof(uint64_t))
+      return AH_ERR_INVALID_PARAMETER;
+    memcpy(&obj->opts.expect_continue_size, value, sizeof(uint64_t));
+    return AH_OK;
+  case AH_OPTION_EXPECT_CONTINUE_TIMEOUT:
+    return get_u32(value, size, &obj->opts.expect_continue_timeout);
   case AH_OPTION_CONTEXT:
     if (size != sizeof(void *))
       return AH_ERR_INVALID_PARAMETER;
@@ -273,6 +293,14 @@ int ah__get_option(ah__object *obj, int option, void *value, size_t *size) {
     return put_bytes(&obj->opts.max_header_bytes, 4, value, size);
   case AH_OPTION_NOTIFICATION_MASK:
     return put_bytes(&obj->opts.notify_mask, 8, value, size);
+  case AH_OPTION_MAX_REDIRECTS:
+    return put_bytes(&obj->opts.max_redirects, 4, value, size);
+  case AH_OPTION_DECODING:
+    return put_bytes(&obj->opts.decoding, 4, value, size);
+  case AH_OPTION_EXPECT_CONTINUE_SIZE:
+    return put_bytes(&obj->opts.expect_continue_size, 8, value, size);
+  case AH_OPTION_EXPECT_CONTINUE_TIMEOUT:
+    return put_bytes(&obj->opts.expect_continue_timeout, 4, value, size);
   case AH_OPTION_CONTEXT:
     return put_bytes(&obj->context, sizeof(void *), value, size);
   case AH_OPTION_HANDLE_TYPE:

@@ -11,6 +11,7 @@
  * freed.
  */
 #include "api/internal.h"
+#include "request/cookie_jar.h"
 #include "util/alloc.h"
 #include "util/proxy.h"
 
@@ -433,6 +434,8 @@ static void *session_thread(void *arg) {
   ah__io_free(s->io);
   s->io = NULL;
   free_tls_ctxs(s); /* every connection using them is gone */
+  ah__cookie_jar_free(s->jar);
+  s->jar = NULL;
   current_session = NULL;
   pthread_mutex_lock(&s->mu);
   s->loop_done = 1;

@@ -168,6 +168,10 @@ typedef struct ah__h1_request {
   uint64_t content_length;
   int close;                       /* send Connection: close */
   const char *proxy_authorization; /* NULL: none; sent to a proxy only */
+  const char *authorization;       /* origin credentials, or NULL */
+  const char *accept_encoding;     /* NULL: none */
+  const char *cookie;              /* Cookie value, or NULL */
+  int expect_continue;             /* send Expect: 100-continue */
 } ah__h1_request;
 
 /*

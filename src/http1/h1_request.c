@@ -4,11 +4,13 @@
  *
  * The head is written in one fixed order: request line, Host (RFC 9110
  * section 7.2 wants it first among the fields, RFC 9112 section 3.2),
- * User-Agent, the caller's lines, Content-Length, Connection: close, and
- * the empty line. ah__h1_request_size and ah__h1_write_request walk the
- * same pieces, so the size is exact by construction. Nothing here checks
- * method, target or host: the request layer hands in values it built or
- * validated, and ah__h1_validate_extra_headers is for the caller's lines.
+ * User-Agent, the engine's own optional fields (Proxy-Authorization,
+ * Authorization, Accept-Encoding, Cookie), the caller's lines,
+ * Content-Length, Expect, Connection: close, and the empty line.
+ * ah__h1_request_size and ah__h1_write_request walk the same pieces, so the
+ * size is exact by construction. Nothing here checks method, target or host:
+ * the request layer hands in values it built or validated, and
+ * ah__h1_validate_extra_headers is for the caller's lines.
  */
 #include "h1.h"
 #include "h1_chars.h"
@@ -81,6 +83,15 @@ static void put(sink *k, const char *s, size_t n) {
 
 static void puts_z(sink *k, const char *s) { put(k, s, strlen(s)); }
 
+/* "Name: value" CRLF, for an optional field (NULL value: none). */
+static void put_field(sink *k, const char *name_colon, const char *value) {
+  if (value != NULL) {
+    puts_z(k, name_colon);
+    puts_z(k, value);
+    put(k, "\r\n", 2);
+  }
+}
+
 static void emit(const ah__h1_request *req, sink *k) {
   ah__h1_str line;
   size_t pos = 0;
@@ -97,11 +108,10 @@ static void emit(const ah__h1_request *req, sink *k) {
     puts_z(k, req->user_agent);
     put(k, "\r\n", 2);
   }
-  if (req->proxy_authorization != NULL) {
-    put(k, "Proxy-Authorization: ", 21);
-    puts_z(k, req->proxy_authorization);
-    put(k, "\r\n", 2);
-  }
+  put_field(k, "Proxy-Authorization: ", req->proxy_authorization);
+  put_field(k, "Authorization: ", req->authorization);
+  put_field(k, "Accept-Encoding: ", req->accept_encoding);
+  put_field(k, "Cookie: ", req->cookie);
   while (next_extra_line(req, &pos, &line)) {
     put(k, line.ptr, line.len);
     put(k, "\r\n", 2);
@@ -112,6 +122,8 @@ static void emit(const ah__h1_request *req, sink *k) {
     put(k, digits, u64_digits(req->content_length, digits));
     put(k, "\r\n", 2);
   }
+  if (req->expect_continue)
+    put(k, "Expect: 100-continue\r\n", 22);
   if (req->close)
     put(k, "Connection: close\r\n", 19);
   put(k, "\r\n", 2);

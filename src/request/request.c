@@ -16,20 +16,33 @@
 #include "request/request.h"
 
 #include "ahttp.h"
+#include "request/content_decoder.h"
+#include "request/cookie_jar.h"
+#include "request/redirect.h"
 #include "util/alloc.h"
+#include "util/proxy.h"
+#include "util/url.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define MAX_HEADERS 256  /* fields per head, at most */
 #define FIRST_HEADERS 24 /* most heads have fewer */
 #define MAX_TRAILER_BYTES 65536
+#define ZBUF_SIZE 16384 /* compressed bytes waiting for the decoder */
 
 static const ah__conn_ops conn_ops;
 static void start_connection(ah__request *r, int fresh);
 static void pump(ah__request *r);
 static void finish_body(ah__request *r);
+static void parse_head(ah__request *r);
+static void check_expect(ah__request *r);
+static int note_interim(ah__request *r, int status);
+static int parse_at(ah__request *r, size_t off, ah__h1_response *resp,
+                    size_t *head_len, const char **detail);
+static int has_final_head(ah__request *r);
 
 /* ---- hooks ---- */
 
@@ -79,6 +92,59 @@ static uint16_t default_port(const ah__request *r) {
   return is_secure(r) ? AH_DEFAULT_HTTPS_PORT : AH_DEFAULT_HTTP_PORT;
 }
 
+/* The request's URL as a view of its fields (not to be freed). */
+static void current_url(const ah__request *r, ah__url *u) {
+  memset(u, 0, sizeof *u);
+  u->scheme = (char *)(uintptr_t)(is_secure(r) ? "https" : "http");
+  u->host = r->host;
+  u->port = r->port;
+  u->target = r->target;
+}
+
+/* "scheme://host:port", the key credentials are bound to. */
+static char *origin_of(const ah__request *r) {
+  size_t n = strlen(r->host) + 32;
+  char *s = ah__malloc(n);
+  if (s != NULL)
+    snprintf(s, n, "%s://%s:%u", is_secure(r) ? "https" : "http", r->host,
+             (unsigned)r->port);
+  return s;
+}
+
+static int at_first_origin(const ah__request *r) {
+  char *now = origin_of(r);
+  int same = now != NULL && r->first_origin != NULL &&
+             strcmp(now, r->first_origin) == 0;
+  ah__free(now);
+  return same;
+}
+
+/* Basic credentials (RFC 7617) for the origin the request starts at. */
+static int keep_credentials(ah__request *r, const char *user,
+                            const char *password) {
+  size_t ulen, plen;
+  unsigned char *pair;
+  if (user == NULL || (r->flags & AH_FLAG_NO_AUTH))
+    return AH_OK;
+  ulen = strlen(user);
+  plen = password != NULL ? strlen(password) : 0;
+  pair = ah__malloc(ulen + plen + 1);
+  r->authorization = ah__malloc(6 + 4 * ((ulen + plen + 3) / 3) + 1);
+  r->first_origin = origin_of(r);
+  if (pair == NULL || r->authorization == NULL || r->first_origin == NULL) {
+    ah__free(pair);
+    return AH_ERR_NO_MEMORY;
+  }
+  memcpy(pair, user, ulen);
+  pair[ulen] = ':';
+  if (plen > 0)
+    memcpy(pair + ulen + 1, password, plen);
+  memcpy(r->authorization, "Basic ", 6);
+  ah__base64(pair, ulen + plen + 1, r->authorization + 6);
+  ah__free(pair);
+  return AH_OK;
+}
+
 int ah__request_init(ah__request *r, const ah__request_params *p) {
   memset(r, 0, sizeof *r);
   r->hooks = p->hooks;
@@ -90,10 +156,17 @@ int ah__request_init(ah__request *r, const ah__request_params *p) {
   r->timeouts = p->timeouts;
   r->method = ah__strdup(p->method);
   r->target = ah__strdup(p->target);
-  r->host = ah__strdup(p->host);
+  /* Kept without brackets; the head and URLs add them back. */
+  if (p->host[0] == '[' && strlen(p->host) >= 2)
+    r->host = ah__strndup(p->host + 1, strlen(p->host) - 2);
+  else
+    r->host = ah__strdup(p->host);
   r->user_agent = ah__strdup(p->user_agent);
+  r->jar = p->jar;
+  r->max_redirects = 10;
   if (r->method == NULL || r->target == NULL || r->host == NULL ||
-      (p->user_agent != NULL && r->user_agent == NULL)) {
+      (p->user_agent != NULL && r->user_agent == NULL) ||
+      keep_credentials(r, p->user, p->password) != AH_OK) {
     ah__request_dispose(r);
     return AH_ERR_NO_MEMORY;
   }
@@ -118,13 +191,20 @@ void ah__request_dispose(ah__request *r) {
   ah__free(r->rbuf);
   ah__free(r->resp_head);
   ah__free(r->headers);
+  ah__free(r->extra);
+  ah__free(r->authorization);
+  ah__free(r->first_origin);
+  ah__free(r->redirect_url);
+  ah__free(r->zbuf);
+  ah__decoder_free(r->decoder);
   ah__proxy_free(&r->proxy);
   memset(r, 0, sizeof *r);
 }
 
 static void set_detail(ah__request *r, int err, const char *detail) {
   r->error = err;
-  snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "");
+  if (detail != r->detail) /* already in place */
+    snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "");
 }
 
 /* Ends the exchange with `err`: the connection cannot be trusted any more. */
@@ -153,19 +233,61 @@ static int method_has_body(const char *method) {
          strcmp(method, "PATCH") == 0;
 }
 
-static int build_head(ah__request *r, const char *headers, size_t headers_len,
-                      int has_body, uint64_t content_length) {
-  ah__h1_request req;
-  char host[300];
-  char absolute[2400];
+/* The caller's header lines, checked and kept for every hop. */
+static int keep_extra(ah__request *r, const char *headers, size_t len) {
   const char *detail = NULL;
-  int bracket = strchr(r->host, ':') != NULL && r->host[0] != '[';
-  if (headers != NULL && headers_len > 0 &&
-      ah__h1_validate_extra_headers(headers, headers_len, &detail) !=
-          AH_H1_OK) {
+  if (headers == NULL || len == 0)
+    return AH_OK;
+  if (ah__h1_validate_extra_headers(headers, len, &detail) != AH_H1_OK) {
     set_detail(r, AH_ERR_INVALID_PARAMETER, detail);
     return AH_ERR_INVALID_PARAMETER;
   }
+  ah__free(r->extra);
+  r->extra = ah__strndup(headers, len);
+  if (r->extra == NULL)
+    return AH_ERR_NO_MEMORY;
+  r->extra_len = len;
+  return AH_OK;
+}
+
+/* The host as the jar knows it: lowercase. */
+static const char *cookie_host(const ah__request *r, char *buf, size_t size) {
+  const char *h = r->host;
+  size_t n = strlen(h), i;
+  if (n >= size)
+    n = size - 1;
+  for (i = 0; i < n; i++)
+    buf[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] - 'A' + 'a' : h[i]);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* The Cookie value the jar has for this request, or NULL. */
+static int jar_cookies(ah__request *r, char **value, size_t *count) {
+  char host[260];
+  char *path;
+  int rc;
+  *value = NULL;
+  *count = 0;
+  if (r->jar == NULL || (r->flags & AH_FLAG_NO_COOKIES) ||
+      ah__has_field(r->extra, r->extra_len, "Cookie"))
+    return AH_OK; /* the caller's own Cookie field wins */
+  path = ah__strndup(r->target, strcspn(r->target, "?"));
+  if (path == NULL)
+    return AH_ERR_NO_MEMORY;
+  rc = ah__cookie_jar_header(r->jar, cookie_host(r, host, sizeof host), path,
+                             is_secure(r), (int64_t)time(NULL), value, count);
+  ah__free(path);
+  return rc;
+}
+
+static int build_head(ah__request *r, int has_body, uint64_t content_length) {
+  ah__h1_request req;
+  char host[300];
+  char *absolute = NULL, *cookie = NULL;
+  size_t cookies = 0;
+  int bracket = strchr(r->host, ':') != NULL;
+  int rc;
   if (r->port == default_port(r))
     snprintf(host, sizeof host, bracket ? "[%s]" : "%s", r->host);
   else
@@ -176,27 +298,51 @@ static int build_head(ah__request *r, const char *headers, size_t headers_len,
   req.target = r->target;
   if (r->proxy.host != NULL && !is_secure(r)) {
     /* RFC 9112 3.2.2: absolute-form to a proxy. */
-    int n = snprintf(absolute, sizeof absolute, "http://%s%s", host, r->target);
-    if (n < 0 || (size_t)n >= sizeof absolute)
-      return AH_ERR_INVALID_PARAMETER;
+    ah__url u;
+    current_url(r, &u);
+    rc = ah__url_format(&u, &absolute);
+    if (rc != AH_OK)
+      return rc;
     req.target = absolute;
     req.proxy_authorization = r->proxy.authorization;
   }
+  rc = jar_cookies(r, &cookie, &cookies);
+  if (rc != AH_OK) {
+    ah__free(absolute);
+    return rc;
+  }
   req.host = host;
   req.user_agent = r->user_agent;
-  req.extra = headers;
-  req.extra_len = headers != NULL ? headers_len : 0;
+  if (r->authorization != NULL && at_first_origin(r) &&
+      !ah__has_field(r->extra, r->extra_len, "Authorization"))
+    req.authorization = r->authorization;
+  if (r->decoding && !ah__has_field(r->extra, r->extra_len, "Accept-Encoding"))
+    req.accept_encoding = AH__ACCEPT_ENCODING;
+  req.cookie = cookie;
+  req.extra = r->extra;
+  req.extra_len = r->extra_len;
   req.has_body = has_body;
   req.content_length = content_length;
+  req.expect_continue = r->expect;
   req.close = (r->flags & AH_FLAG_NO_KEEP_ALIVE) != 0;
   ah__free(r->head);
   r->head_len = ah__h1_request_size(&req);
   r->head = ah__malloc(r->head_len);
+  rc = AH_OK;
   if (r->head == NULL)
-    return AH_ERR_NO_MEMORY;
-  if (ah__h1_write_request(&req, r->head) != r->head_len)
-    return AH_ERR_INTERNAL;
-  return AH_OK;
+    rc = AH_ERR_NO_MEMORY;
+  else if (ah__h1_write_request(&req, r->head) != r->head_len)
+    rc = AH_ERR_INTERNAL;
+  ah__free(absolute);
+  ah__free(cookie);
+  if (rc == AH_OK && cookies > 0)
+    emit_count(r, AH_STATUS_COOKIE_SENT, cookies);
+  return rc;
+}
+
+/* Whether an upload of `size` bytes first waits for 100 Continue. */
+static int wants_expect(const ah__request *r, uint64_t size) {
+  return r->expect_size > 0 && r->expect_timeout > 0 && size >= r->expect_size;
 }
 
 /* ---- sending ---- */
@@ -210,7 +356,7 @@ static void send_head(ah__request *r) {
     return; /* cancelled from the status callback path */
   iov[n].base = r->head;
   iov[n++].len = r->head_len;
-  if (!r->streaming && r->send_body_len > 0) {
+  if (!r->streaming && r->send_body_len > 0 && !r->expect) {
     iov[n].base = r->send_body;
     iov[n++].len = r->send_body_len;
   }
@@ -219,15 +365,20 @@ static void send_head(ah__request *r) {
     fail(r, rc, "cannot write to the connection");
 }
 
-static int begin_send(ah__request *r) {
+/* Starts one exchange (the first, or the next hop of a redirect). */
+static void start_exchange(ah__request *r) {
   r->state = AH_REQ_SENDING;
-  r->op = AH_OP_SEND;
   r->got_response_bytes = 0;
   if (r->detecting_proxy)
     emit(r, AH_STATUS_DETECTING_PROXY, NULL, 0);
+  start_connection(r, 0);
+}
+
+static int begin_send(ah__request *r) {
+  r->op = AH_OP_SEND;
   /* Even a failure to start is reported through the completion, as the
    * operation is pending from here on. */
-  start_connection(r, 0);
+  start_exchange(r);
   return AH_IO_PENDING;
 }
 
@@ -278,8 +429,10 @@ int ah__request_send(ah__request *r, const char *headers, size_t headers_len,
     return AH_ERR_INCORRECT_HANDLE_STATE;
   if (body == NULL && body_len > 0)
     return AH_ERR_INVALID_PARAMETER;
-  rc = build_head(r, headers, headers_len,
-                  body_len > 0 || method_has_body(r->method), body_len);
+  r->expect = wants_expect(r, body_len);
+  rc = keep_extra(r, headers, headers_len);
+  if (rc == AH_OK)
+    rc = build_head(r, body_len > 0 || method_has_body(r->method), body_len);
   if (rc != AH_OK)
     return rc;
   r->send_body = body;
@@ -293,7 +446,10 @@ int ah__request_send_ex(ah__request *r, const char *headers, size_t headers_len,
   int rc;
   if (r->state != AH_REQ_IDLE || r->op != AH_OP_NONE)
     return AH_ERR_INCORRECT_HANDLE_STATE;
-  rc = build_head(r, headers, headers_len, 1, total);
+  r->expect = wants_expect(r, total);
+  rc = keep_extra(r, headers, headers_len);
+  if (rc == AH_OK)
+    rc = build_head(r, 1, total);
   if (rc != AH_OK)
     return rc;
   r->streaming = 1;
@@ -371,8 +527,6 @@ static int start_receiving(ah__request *r, int timed) {
   return rc;
 }
 
-static void parse_head(ah__request *r);
-
 /* Starts waiting for the response head. */
 static void await_head(ah__request *r) {
   int rc;
@@ -412,6 +566,90 @@ int ah__request_end(ah__request *r) {
     await_head(r);
   }
   return AH_IO_PENDING;
+}
+
+/* ---- Expect: 100-continue (RFC 9110 10.1.1) ---- */
+
+/* The head went out with Expect: wait for 100, a final answer, or the
+ * expect time-out (the connection's receive limit, lent for the wait). */
+static void begin_expect(ah__request *r) {
+  ah__conn_timeouts wait = r->timeouts;
+  int rc;
+  r->state = AH_REQ_EXPECTING;
+  wait.receive_ms = r->expect_timeout;
+  ah__conn_set_timeouts(r->conn, &wait);
+  rc = start_receiving(r, 1);
+  if (rc != AH_OK) {
+    fail(r, rc, "cannot read from the connection");
+    return;
+  }
+  if (r->rend > r->rstart)
+    check_expect(r);
+}
+
+/* 100 Continue came, or the wait ran out: the body goes. */
+static void end_expect(ah__request *r) {
+  int rc;
+  ah__iov iov;
+  r->expect = 0;
+  ah__conn_read_stop(r->conn);
+  ah__conn_set_timeouts(r->conn, &r->timeouts);
+  if (r->streaming) {
+    r->state = AH_REQ_UPLOADING;
+    rc = start_receiving(r, 0);
+    if (rc != AH_OK) {
+      fail(r, rc, "cannot read from the connection");
+      return;
+    }
+    complete(r, AH_OK, 0);
+    return;
+  }
+  r->state = AH_REQ_SENDING;
+  r->sending_body = 1;
+  iov.base = r->send_body;
+  iov.len = r->send_body_len;
+  rc = ah__conn_write(r->conn, &iov, 1);
+  if (rc != AH_OK)
+    fail(r, rc, "cannot write to the connection");
+}
+
+/* The server answered instead of sending 100: the body is not sent (RFC
+ * 9110 10.1.1 lets a client skip it), and the connection is not reused. */
+static void answered_without_body(ah__request *r) {
+  r->expect = 0;
+  r->body_withheld = 1;
+  ah__conn_set_timeouts(r->conn, &r->timeouts);
+  if (r->streaming) {
+    r->state = AH_REQ_UPLOADING;
+    r->early_answer = 1;
+    ah__conn_read_stop(r->conn);
+    complete(r, AH_OK, 0); /* ah_end_request delivers the answer */
+    return;
+  }
+  r->state = AH_REQ_AWAIT_HEAD;
+  parse_head(r);
+}
+
+static void check_expect(ah__request *r) {
+  ah__h1_response resp;
+  const char *detail = NULL;
+  size_t head_len;
+  for (;;) {
+    int rc = parse_at(r, r->rstart, &resp, &head_len, &detail);
+    if (rc == AH_H1_NEED_MORE)
+      return;
+    if (rc != AH_H1_OK || resp.status >= 200 || resp.status == 101) {
+      answered_without_body(r); /* parse_head reports a bad head */
+      return;
+    }
+    r->rstart += head_len;
+    if (!note_interim(r, resp.status))
+      return;
+    if (resp.status == 100) {
+      end_expect(r);
+      return;
+    }
+  }
 }
 
 /* ---- retry of an idempotent request on a stale pooled connection ---- */
@@ -461,7 +699,7 @@ static void on_written(void *owner, int err, const char *detail) {
     return;
   }
   if (err != AH_OK) {
-    if (r->op == AH_OP_SEND && can_retry(r)) {
+    if (r->op != AH_OP_WRITE && can_retry(r)) {
       retry(r);
       return;
     }
@@ -477,11 +715,22 @@ static void on_written(void *owner, int err, const char *detail) {
     complete(r, AH_OK, n);
     return;
   }
+  if (r->sending_body) { /* the body, after 100 Continue */
+    r->sending_body = 0;
+    emit_count(r, AH_STATUS_REQUEST_SENT, r->send_body_len);
+    if (r->conn != NULL)
+      await_head(r);
+    return;
+  }
   /* The head (and a small body) went out. */
   emit_count(r, AH_STATUS_REQUEST_SENT,
-             r->head_len + (r->streaming ? 0 : r->send_body_len));
+             r->head_len + (r->streaming || r->expect ? 0 : r->send_body_len));
   if (r->conn == NULL)
     return;
+  if (r->expect) {
+    begin_expect(r);
+    return;
+  }
   if (r->streaming) {
     r->state = AH_REQ_UPLOADING;
     if (start_receiving(r, 0) != AH_OK) {
@@ -498,7 +747,8 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
   ah__request *r = owner;
   uint64_t direct;
   size_t space;
-  if (r->state == AH_REQ_BODY && r->op == AH_OP_READ && r->rstart == r->rend) {
+  if (r->state == AH_REQ_BODY && r->op == AH_OP_READ && r->rstart == r->rend &&
+      r->decoder == NULL) {
     direct = ah__h1_body_direct(&r->body);
     space = r->ulen - r->ufill;
     if (direct > 0 && space > 0) {
@@ -528,7 +778,8 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
     r->rstart = 0;
   }
   if (r->rend == r->rcap &&
-      (r->state == AH_REQ_AWAIT_HEAD || r->state == AH_REQ_UPLOADING) &&
+      (r->state == AH_REQ_AWAIT_HEAD || r->state == AH_REQ_UPLOADING ||
+       r->state == AH_REQ_EXPECTING) &&
       r->rcap < (size_t)r->max_header_bytes + 1) {
     /* A head larger than the buffer: grow up to the head limit. */
     size_t cap = r->rcap * 2;
@@ -623,6 +874,25 @@ static void on_data(void *owner, char *data, size_t n) {
 
 static void on_read_end(void *owner, int err, const char *detail) {
   ah__request *r = owner;
+  if (r->state == AH_REQ_EXPECTING) {
+    if (err == AH_ERR_TIMEOUT) {
+      end_expect(r); /* no 100 came: send the body anyway */
+      return;
+    }
+    r->eof = err == AH_OK;
+    if (has_final_head(r)) {
+      answered_without_body(r);
+      return;
+    }
+    if (r->rstart == r->rend && can_retry(r)) {
+      retry(r);
+      return;
+    }
+    fail(r, err != AH_OK ? err : AH_ERR_CONNECTION_ABORTED,
+         err != AH_OK ? detail
+                      : "the server closed the connection before answering");
+    return;
+  }
   if (r->state == AH_REQ_UPLOADING) {
     if (has_final_head(r)) {
       r->early_answer = 1;
@@ -679,6 +949,243 @@ static int keep_head(ah__request *r, size_t head_len) {
   return AH_OK;
 }
 
+/* Reports a 1xx head (RFC 9110 15.2: interim; the final one follows).
+ * Returns 0 if the request was cancelled meanwhile. */
+static int note_interim(ah__request *r, int status) {
+  uint32_t code = (uint32_t)status;
+  r->interims++;
+  emit(r, AH_STATUS_INTERMEDIATE_RESPONSE, &code, sizeof code);
+  return r->conn != NULL;
+}
+
+static const ah__h1_header *find_header(const ah__request *r, const char *name,
+                                        unsigned index) {
+  size_t i;
+  for (i = 0; i < r->resp.num_headers; i++)
+    if (ah__h1_str_ieq(r->resp.headers[i].name, name) && index-- == 0)
+      return &r->resp.headers[i];
+  return NULL;
+}
+
+/* Hands each Set-Cookie field to the session's jar (RFC 6265 5.3). */
+static void store_cookies(ah__request *r) {
+  const ah__h1_header *h;
+  char host[260];
+  char *path;
+  unsigned i;
+  int64_t now = (int64_t)time(NULL);
+  if (r->jar == NULL || (r->flags & AH_FLAG_NO_COOKIES) ||
+      find_header(r, "Set-Cookie", 0) == NULL)
+    return;
+  path = ah__strndup(r->target, strcspn(r->target, "?"));
+  if (path == NULL)
+    return; /* out of memory: the cookies are lost, the response is not */
+  cookie_host(r, host, sizeof host);
+  for (i = 0; (h = find_header(r, "Set-Cookie", i)) != NULL; i++) {
+    ah_cookie_history verdict;
+    memset(&verdict, 0, sizeof verdict);
+    if (ah__cookie_jar_store(r->jar, h->value.ptr, h->value.len, host, path,
+                             is_secure(r), now, &verdict) != AH_OK)
+      break;
+    if (verdict.accepted)
+      emit_count(r, AH_STATUS_COOKIE_RECEIVED, 1);
+    emit(r, AH_STATUS_COOKIE_HISTORY, &verdict, sizeof verdict);
+  }
+  ah__free(path);
+}
+
+/* Clears what one exchange left, before the next hop of a redirect. */
+static void reset_exchange(ah__request *r) {
+  r->reused = r->retried = r->got_response_bytes = 0;
+  r->early_answer = r->body_withheld = r->sending_body = 0;
+  r->unreported = 0;
+  r->receiving_announced = 0;
+  r->eof = 0;
+  r->interims = 0;
+  ah__free(r->rbuf);
+  r->rbuf = NULL;
+  r->rcap = r->rstart = r->rend = 0;
+  ah__free(r->resp_head);
+  r->resp_head = NULL;
+  r->resp_head_len = 0;
+  memset(&r->resp, 0, sizeof r->resp);
+  memset(&r->body, 0, sizeof r->body);
+  r->keep_alive = 0;
+  r->framing_done = 0;
+  r->tls_resumed = 0;
+  r->tls_version = NULL;
+}
+
+/* Drops a redirect's body: what is buffered is read past, so the
+ * connection can go back to the pool; one still owing bytes is closed. */
+static void discard_body(ah__request *r) {
+  const char *detail = NULL, *data;
+  size_t consumed, n;
+  int rc = AH_H1_BODY_DONE;
+  if (r->body.framing != AH_H1_FRAMING_NONE) {
+    do {
+      rc = ah__h1_body_next(&r->body, r->rbuf + r->rstart, r->rend - r->rstart,
+                            &consumed, &data, &n, &detail);
+      r->rstart += consumed;
+    } while (rc == AH_H1_BODY_DATA ||
+             (rc == AH_H1_NEED_MORE && r->rstart < r->rend));
+    if (rc == AH_H1_NEED_MORE && r->eof)
+      rc = ah__h1_body_eof(&r->body, &detail);
+  }
+  if (rc != AH_H1_BODY_DONE)
+    r->keep_alive = 0;
+  finish_body(r);
+}
+
+/* Moves the request to the redirect's URL and starts the next exchange
+ * inside the operation still pending. */
+static void follow(ah__request *r, ah__redirect *plan) {
+  char *url = NULL, *host, *target, *method = NULL;
+  int rc, left_origin;
+  discard_body(r);
+  if (r->first_origin == NULL)
+    r->first_origin = origin_of(r); /* where the chain started */
+  rc = r->first_origin != NULL ? ah__url_format(&plan->url, &url)
+                               : AH_ERR_NO_MEMORY;
+  host = ah__strdup(plan->url.host);
+  target = ah__strdup(plan->url.target);
+  if (plan->method != NULL)
+    method = ah__strdup(plan->method);
+  if (rc != AH_OK || host == NULL || target == NULL ||
+      (plan->method != NULL && method == NULL)) {
+    ah__free(url);
+    ah__free(host);
+    ah__free(target);
+    ah__free(method);
+    fail(r, AH_ERR_NO_MEMORY, "cannot follow the redirect");
+    return;
+  }
+  emit(r, AH_STATUS_REDIRECT, url, strlen(url) + 1);
+  ah__free(url);
+  ah__free(r->host);
+  ah__free(r->target);
+  r->host = host;
+  r->target = target;
+  r->port = plan->url.port;
+  if (strcmp(plan->url.scheme, "https") == 0)
+    r->flags |= AH_FLAG_SECURE;
+  else
+    r->flags &= ~AH_FLAG_SECURE;
+  if (method != NULL) { /* the body stays behind (RFC 9110 15.4) */
+    ah__free(r->method);
+    r->method = method;
+    r->send_body = NULL;
+    r->send_body_len = 0;
+  }
+  /* A streamed body can only be here if it was empty. */
+  r->streaming = 0;
+  r->upload_total = r->upload_sent = 0;
+  r->redirects++;
+  reset_exchange(r);
+  left_origin = !at_first_origin(r);
+  if (left_origin && r->extra != NULL) {
+    char *kept;
+    size_t kept_len;
+    rc = ah__strip_credential_fields(r->extra, r->extra_len, &kept, &kept_len);
+    if (rc != AH_OK) {
+      fail(r, rc, "cannot follow the redirect");
+      return;
+    }
+    ah__free(r->extra);
+    r->extra = kept;
+    r->extra_len = kept_len;
+  }
+  rc = r->hooks->prepare_hop(r);
+  if (rc != AH_OK) {
+    fail(r, rc, r->detail);
+    return;
+  }
+  r->expect = wants_expect(r, r->send_body_len);
+  rc = build_head(r, r->send_body_len > 0 || method_has_body(r->method),
+                  r->send_body_len);
+  if (rc != AH_OK) {
+    fail(r, rc, "cannot build the redirected request");
+    return;
+  }
+  start_exchange(r);
+}
+
+/* Follows the response if it is a redirect to follow. Returns 1 when it
+ * took the request over (following, or failed), 0 to deliver it. */
+static int take_redirect(ah__request *r) {
+  const ah__h1_header *location;
+  ah__redirect plan;
+  ah__url now;
+  const char *detail = NULL;
+  int rc;
+  if (!ah__redirect_status(r->resp.status))
+    return 0;
+  location = find_header(r, "Location", 0);
+  if (location == NULL)
+    return 0; /* nowhere to go: the 3xx is the answer */
+  current_url(r, &now);
+  rc = ah__redirect_plan(
+      &now, r->method, r->resp.status, location->value.ptr, location->value.len,
+      (r->flags & AH_FLAG_IGNORE_REDIRECT_TO_HTTP) != 0, &plan, &detail);
+  if (r->flags & AH_FLAG_NO_AUTO_REDIRECT) {
+    if (rc == AH_OK) { /* kept for AH_INFO_REDIRECT_URL */
+      ah__free(r->redirect_url);
+      r->redirect_url = NULL;
+      ah__url_format(&plan.url, &r->redirect_url);
+      ah__redirect_free(&plan);
+    }
+    return 0;
+  }
+  if (rc != AH_OK) {
+    fail(r, rc, detail != NULL ? detail : "cannot follow the redirect");
+    return 1;
+  }
+  if (r->redirects >= r->max_redirects) {
+    ah__redirect_free(&plan);
+    snprintf(r->detail, sizeof r->detail, "more than %u redirects",
+             (unsigned)r->max_redirects);
+    fail(r, AH_ERR_TOO_MANY_REDIRECTS, r->detail);
+    return 1;
+  }
+  if (plan.method == NULL && r->streaming && r->upload_total > 0) {
+    /* 307/308 want the body again, and the caller streamed it. */
+    ah__free(r->redirect_url);
+    r->redirect_url = NULL;
+    ah__url_format(&plan.url, &r->redirect_url);
+    ah__redirect_free(&plan);
+    snprintf(
+        r->detail, sizeof r->detail,
+        "the server redirects (%d) and wants the body sent again to %.180s",
+        r->resp.status, r->redirect_url != NULL ? r->redirect_url : "?");
+    fail(r, AH_ERR_REDIRECT_NEEDS_BODY, r->detail);
+    return 1;
+  }
+  follow(r, &plan);
+  ah__redirect_free(&plan);
+  return 1;
+}
+
+/* Sets up decoding when it was asked for and the response is encoded
+ * with a coding ahttp knows; any other coding is handed out as it is. */
+static int start_decoding(ah__request *r) {
+  const ah__h1_header *h;
+  int coding, rc;
+  if (!r->decoding || r->body.framing == AH_H1_FRAMING_NONE)
+    return AH_OK;
+  h = find_header(r, "Content-Encoding", 0);
+  if (h == NULL || find_header(r, "Content-Encoding", 1) != NULL)
+    return AH_OK;
+  coding = ah__content_coding(h->value.ptr, h->value.len);
+  if (coding != AH_CODING_GZIP && coding != AH_CODING_DEFLATE)
+    return AH_OK;
+  r->zbuf = ah__malloc(ZBUF_SIZE);
+  if (r->zbuf == NULL)
+    return AH_ERR_NO_MEMORY;
+  r->zstart = r->zend = 0;
+  rc = ah__decoder_new(coding, &r->decoder);
+  return rc;
+}
+
 static void parse_head(ah__request *r) {
   const char *detail = NULL;
   size_t head_len = 0;
@@ -701,14 +1208,9 @@ static void parse_head(ah__request *r) {
     }
     if (r->resp.status >= 200 || r->resp.status == 101)
       break;
-    /* RFC 9110 15.2: 1xx responses are interim; the final one follows. */
-    {
-      uint32_t code = (uint32_t)r->resp.status;
-      r->rstart += head_len;
-      emit(r, AH_STATUS_INTERMEDIATE_RESPONSE, &code, sizeof code);
-      if (r->conn == NULL)
-        return;
-    }
+    r->rstart += head_len;
+    if (!note_interim(r, r->resp.status))
+      return;
   }
   if (r->resp.status == 101) {
     fail(r, AH_ERR_PROTOCOL, "unexpected 101 Switching Protocols");
@@ -730,9 +1232,17 @@ static void parse_head(ah__request *r) {
   /* A connection whose upload was cut short by an early answer has
    * unsent body bytes owed to it: never reuse it. */
   r->keep_alive = keep_alive && r->upload_sent == r->upload_total &&
-                  !(r->flags & AH_FLAG_NO_KEEP_ALIVE);
-  r->state = AH_REQ_BODY;
+                  !r->body_withheld && !(r->flags & AH_FLAG_NO_KEEP_ALIVE);
   ah__conn_read_stop(r->conn);
+  store_cookies(r);
+  if (r->conn == NULL || take_redirect(r))
+    return;
+  r->state = AH_REQ_BODY;
+  rc = start_decoding(r);
+  if (rc != AH_OK) {
+    fail(r, rc, "cannot start decoding the body");
+    return;
+  }
   if (r->body.framing == AH_H1_FRAMING_NONE)
     finish_body(r); /* nothing to read: the connection is free now */
   complete(r, AH_OK, 0);
@@ -740,21 +1250,32 @@ static void parse_head(ah__request *r) {
 
 /* ---- the response body ---- */
 
-static void finish_body(ah__request *r) {
+/* The body's last byte is in: a reusable connection goes back to the
+ * pool, and the staging buffer goes. */
+static void release_connection(ah__request *r) {
   ah__conn *c = r->conn;
-  r->state = AH_REQ_DONE;
+  r->framing_done = 1;
   r->conn = NULL;
-  if (c == NULL)
-    return;
-  /* Bytes after the body mean the server broke framing or pipelined
-   * unasked: either way the connection is not reused. */
-  if (r->keep_alive && !r->eof && r->rstart == r->rend)
-    ah__conn_release(c);
-  else
-    ah__conn_close(c);
+  if (c != NULL) {
+    /* Bytes after the body mean the server broke framing or pipelined
+     * unasked: either way the connection is not reused. */
+    if (r->keep_alive && !r->eof && r->rstart == r->rend)
+      ah__conn_release(c);
+    else
+      ah__conn_close(c);
+  }
   ah__free(r->rbuf);
   r->rbuf = NULL;
   r->rcap = r->rstart = r->rend = 0;
+}
+
+static void finish_body(ah__request *r) {
+  release_connection(r);
+  r->state = AH_REQ_DONE;
+  ah__decoder_free(r->decoder);
+  r->decoder = NULL;
+  ah__free(r->zbuf);
+  r->zbuf = NULL;
 }
 
 static int read_satisfied(const ah__request *r) {
@@ -770,46 +1291,107 @@ static void finish_read(ah__request *r) {
   complete(r, AH_OK, n);
 }
 
-/* Decodes buffered bytes into the pending read. Returns 1 when the read
- * is over (done or failed), 0 when more input is needed. */
-static int decode_into_read(ah__request *r) {
+/* The framing's next bytes of body: into the caller's buffer, or (when
+ * decoding) into zbuf. Feeding no more than fits keeps every span the
+ * framing decoder produces within the room left. Returns AH_H1_BODY_DATA
+ * after progress, AH_H1_BODY_DONE at the body's end, AH_H1_NEED_MORE, or
+ * an error (the request has failed). */
+static int next_body_bytes(ah__request *r, char *to, size_t room, size_t *got) {
   const char *detail = NULL, *data;
-  size_t consumed, data_len, avail, space;
-  int rc;
+  size_t consumed, data_len, avail = r->rend - r->rstart;
+  int rc = ah__h1_body_next(&r->body, r->rbuf + r->rstart,
+                            avail < room ? avail : room, &consumed, &data,
+                            &data_len, &detail);
+  r->rstart += consumed;
+  *got = 0;
+  if (rc == AH_H1_BODY_DATA) {
+    memcpy(to, data, data_len);
+    *got = data_len;
+    return rc;
+  }
+  if (rc == AH_H1_BODY_DONE)
+    return rc;
+  if (rc == AH_H1_NEED_MORE) {
+    if (r->rstart < r->rend)
+      return AH_H1_BODY_DATA; /* the slice was cut to fit; more is here */
+    if (!r->eof)
+      return rc;
+    rc = ah__h1_body_eof(&r->body, &detail);
+    if (rc == AH_H1_BODY_DONE)
+      return rc;
+    fail(r, AH_ERR_CONNECTION_ABORTED, detail);
+    return AH_H1_E_SYNTAX;
+  }
+  fail(r, AH_ERR_PROTOCOL, detail);
+  return rc;
+}
+
+/* Decoding: zbuf's compressed bytes through the decoder into the read.
+ * Returns 1 when the read is over (done or failed), 0 for more input. */
+static int inflate_into_read(ah__request *r) {
+  const char *detail = NULL;
+  size_t used, made, got;
+  int finished, rc;
   for (;;) {
     if (read_satisfied(r))
       return 1;
-    avail = r->rend - r->rstart;
-    space = r->ulen - r->ufill;
-    /* Feeding no more than fits keeps every produced span within it. */
-    rc = ah__h1_body_next(&r->body, r->rbuf + r->rstart,
-                          avail < space ? avail : space, &consumed, &data,
-                          &data_len, &detail);
-    r->rstart += consumed;
-    if (rc == AH_H1_BODY_DATA) {
-      memcpy(r->ubuf + r->ufill, data, data_len);
-      r->ufill += data_len;
-      continue;
+    finished = 0;
+    rc = ah__decoder_run(r->decoder, r->zbuf + r->zstart, r->zend - r->zstart,
+                         &used, r->ubuf + r->ufill, r->ulen - r->ufill, &made,
+                         &finished, &detail);
+    if (rc != AH_OK) {
+      fail(r, rc, detail);
+      return 1;
     }
+    r->zstart += used;
+    r->ufill += made;
+    if (used > 0 || made > 0)
+      continue;
+    if (r->zstart < r->zend) {
+      fail(r, AH_ERR_DECODING, "the decoder stopped making progress");
+      return 1;
+    }
+    if (r->framing_done) { /* all input given, all output taken */
+      rc = ah__decoder_end(r->decoder, &detail);
+      if (rc != AH_OK) {
+        fail(r, rc, detail);
+        return 1;
+      }
+      finish_body(r);
+      return 1;
+    }
+    r->zstart = r->zend = 0;
+    rc = next_body_bytes(r, r->zbuf, ZBUF_SIZE, &got);
+    if (rc == AH_H1_BODY_DONE)
+      release_connection(r);
+    else if (rc == AH_H1_NEED_MORE)
+      return 0;
+    else if (rc != AH_H1_BODY_DATA)
+      return 1;
+    r->zend = got;
+  }
+}
+
+/* Decodes buffered bytes into the pending read. Returns 1 when the read
+ * is over (done or failed), 0 when more input is needed. */
+static int decode_into_read(ah__request *r) {
+  size_t got;
+  int rc;
+  if (r->decoder != NULL)
+    return inflate_into_read(r);
+  for (;;) {
+    if (read_satisfied(r))
+      return 1;
+    rc = next_body_bytes(r, r->ubuf + r->ufill, r->ulen - r->ufill, &got);
+    r->ufill += got;
     if (rc == AH_H1_BODY_DONE) {
       finish_body(r);
       return 1;
     }
-    if (rc == AH_H1_NEED_MORE) {
-      if (r->rstart < r->rend)
-        continue; /* the slice was cut to fit; more input is buffered */
-      if (!r->eof)
-        return 0;
-      rc = ah__h1_body_eof(&r->body, &detail);
-      if (rc == AH_H1_BODY_DONE) {
-        finish_body(r);
-        return 1;
-      }
-      fail(r, AH_ERR_CONNECTION_ABORTED, detail);
+    if (rc == AH_H1_NEED_MORE)
+      return 0;
+    if (rc != AH_H1_BODY_DATA)
       return 1;
-    }
-    fail(r, AH_ERR_PROTOCOL, detail);
-    return 1;
   }
 }
 
@@ -817,6 +1399,10 @@ static int decode_into_read(ah__request *r) {
 static void pump(ah__request *r) {
   if (r->state == AH_REQ_AWAIT_HEAD) {
     parse_head(r);
+    return;
+  }
+  if (r->state == AH_REQ_EXPECTING) {
+    check_expect(r);
     return;
   }
   if (r->state != AH_REQ_BODY || r->op != AH_OP_READ)
@@ -916,15 +1502,6 @@ static int copy_number(uint64_t v, size_t size, void *buf, size_t *len) {
   return AH_OK;
 }
 
-static const ah__h1_header *find_header(const ah__request *r, const char *name,
-                                        unsigned index) {
-  size_t i;
-  for (i = 0; i < r->resp.num_headers; i++)
-    if (ah__h1_str_ieq(r->resp.headers[i].name, name) && index-- == 0)
-      return &r->resp.headers[i];
-  return NULL;
-}
-
 static int query_raw_headers(const ah__request *r, void *buf, size_t *len) {
   size_t need = 0, i, off = 0;
   char line[64];
@@ -984,19 +1561,20 @@ int ah__request_query(ah__request *r, int info, const char *name,
   if (info == AH_INFO_REQUEST_METHOD)
     return copy_text(r->method, strlen(r->method), buf, len);
   if (info == AH_INFO_URL) {
-    char url[2048];
-    int bracket = strchr(r->host, ':') != NULL && r->host[0] != '[';
-    const char *scheme = is_secure(r) ? "https" : "http";
-    int n =
-        r->port == default_port(r)
-            ? snprintf(url, sizeof url, bracket ? "%s://[%s]%s" : "%s://%s%s",
-                       scheme, r->host, r->target)
-            : snprintf(url, sizeof url,
-                       bracket ? "%s://[%s]:%u%s" : "%s://%s:%u%s", scheme,
-                       r->host, (unsigned)r->port, r->target);
-    if (n < 0 || (size_t)n >= sizeof url)
-      return AH_ERR_INTERNAL;
-    return copy_text(url, (size_t)n, buf, len);
+    ah__url u;
+    char *url = NULL;
+    int rc;
+    current_url(r, &u);
+    rc = ah__url_format(&u, &url);
+    if (rc == AH_OK)
+      rc = copy_text(url, strlen(url), buf, len);
+    ah__free(url);
+    return rc;
+  }
+  if (info == AH_INFO_REDIRECT_URL) {
+    if (r->redirect_url == NULL)
+      return AH_ERR_HEADER_NOT_FOUND;
+    return copy_text(r->redirect_url, strlen(r->redirect_url), buf, len);
   }
   if (r->resp_head == NULL)
     return AH_ERR_INCORRECT_HANDLE_STATE;

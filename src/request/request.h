@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 typedef struct ah__request ah__request;
+typedef struct ah__cookie_jar ah__cookie_jar;
+typedef struct ah__decoder ah__decoder;
 
 typedef struct ah__request_hooks {
   /* Whether the owner wants this status at all (cheap filter). */
@@ -26,6 +28,9 @@ typedef struct ah__request_hooks {
   /* The pending operation finished with `err`; `result` is a byte count
    * for reads and writes. */
   void (*complete)(ah__request *r, int err, uintptr_t result);
+  /* A redirect moved the request to r->host/r->port/r->flags: decide its
+   * proxy and TLS context again (AH_OK or an AH_ERR_* with r->detail). */
+  int (*prepare_hop)(ah__request *r);
 } ah__request_hooks;
 
 /* What a request is made of; strings are copied by ah__request_init. */
@@ -38,6 +43,9 @@ typedef struct ah__request_params {
   uint16_t port;
   unsigned flags;
   const char *user_agent;
+  const char *user; /* origin credentials (Basic), or NULL */
+  const char *password;
+  ah__cookie_jar *jar; /* the session's, borrowed; NULL: no cookies */
   uint32_t read_buffer_size;
   uint32_t max_header_bytes;
   ah__conn_timeouts timeouts;
@@ -46,6 +54,7 @@ typedef struct ah__request_params {
 enum ah__request_state {
   AH_REQ_IDLE,       /* not sent yet */
   AH_REQ_SENDING,    /* connecting, sending the head (and small body) */
+  AH_REQ_EXPECTING,  /* head sent with Expect: 100-continue; waiting */
   AH_REQ_UPLOADING,  /* head sent; the caller streams the body */
   AH_REQ_AWAIT_HEAD, /* waiting for the final response head */
   AH_REQ_BODY,       /* head received; body being read */
@@ -80,6 +89,22 @@ struct ah__request {
   int tls_resumed;
   const char *tls_version;
 
+  /* Set by the owner before sending (options). */
+  uint32_t max_redirects;
+  int decoding;            /* ask for gzip/deflate and decode */
+  uint64_t expect_size;    /* uploads this big wait for 100; 0: never */
+  uint32_t expect_timeout; /* ms to wait for it */
+
+  /* What outlives one hop of a redirect chain. */
+  char *extra; /* the caller's header lines, validated */
+  size_t extra_len;
+  char *authorization; /* "Basic ...", sent to the first origin only */
+  char *first_origin;  /* "scheme://host:port" the credentials are for */
+  ah__cookie_jar *jar;
+  unsigned redirects;
+  char *redirect_url; /* a redirect that was not followed */
+  unsigned interims;  /* 1xx heads before the final one */
+
   enum ah__request_state state;
   enum ah__request_op op;
   ah__conn *conn;
@@ -91,6 +116,9 @@ struct ah__request {
   size_t unreported;       /* bytes read during the upload, reported when
                               ah_end_request starts the response phase */
   int receiving_announced; /* RECEIVING_RESPONSE sent for the next read */
+  int expect;              /* this request waits for 100 before its body */
+  int body_withheld;       /* the answer came before the body went out */
+  int sending_body;        /* the body is going out after 100 Continue */
 
   /* Outgoing. */
   char *head;
@@ -114,6 +142,13 @@ struct ah__request {
   ah__h1_response resp;
   ah__h1_body body;
   int keep_alive;
+  int framing_done; /* the body's last byte was read */
+
+  /* Content decoding: body bytes de-framed but still compressed wait in
+   * zbuf[zstart, zend) for room in the caller's buffer. */
+  ah__decoder *decoder;
+  char *zbuf;
+  size_t zstart, zend;
 
   /* The pending read: into ubuf[0..ulen), ufill bytes so far. */
   char *ubuf;

@@ -7,6 +7,7 @@
 #include "ahttp.h"
 #include "util/alloc.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -87,21 +88,29 @@ static size_t percent_decode(const char *in, size_t len, char *out) {
   return n;
 }
 
+/* "Basic <base64(user:password)>" (RFC 7617); a user without a password
+ * gets the colon all the same ("user:"), as curl sends it. Empty userinfo
+ * ("@host") means no credentials. */
 static int make_authorization(ah__proxy *p, const char *userinfo, size_t len) {
-  char *plain = ah__malloc(len + 1);
-  char *b64 = ah__malloc(4 * ((len + 2) / 3) + 1);
+  char *plain, *b64;
   size_t need, plain_len;
+  if (len == 0)
+    return AH_OK;
+  plain = ah__malloc(len + 2);
+  b64 = ah__malloc(4 * ((len + 3) / 3) + 1);
   if (plain == NULL || b64 == NULL) {
     ah__free(plain);
     ah__free(b64);
     return AH_ERR_NO_MEMORY;
   }
   plain_len = percent_decode(userinfo, len, plain);
-  if (plain_len == 0 && len > 0) {
+  if (plain_len == 0) {
     ah__free(plain);
     ah__free(b64);
     return AH_ERR_INVALID_PARAMETER;
   }
+  if (memchr(plain, ':', plain_len) == NULL)
+    plain[plain_len++] = ':';
   ah__base64((const unsigned char *)plain, plain_len, b64);
   ah__free(plain);
   need = strlen("Basic ") + strlen(b64) + 1;
@@ -135,9 +144,10 @@ int ah__proxy_parse(const char *spec, ah__proxy *out) {
   host = at != NULL ? at + 1 : s;
   if (*host == '[') {
     host_end = memchr(host, ']', (size_t)(end - host));
-    if (host_end == NULL)
+    if (host_end == NULL ||
+        (host_end + 1 < end && host_end[1] != ':')) /* "[::1]junk" */
       return AH_ERR_INVALID_PARAMETER;
-    colon = host_end + 1 < end && host_end[1] == ':' ? host_end + 1 : NULL;
+    colon = host_end + 1 < end ? host_end + 1 : NULL;
     host++;
   } else {
     colon = memchr(host, ':', (size_t)(end - host));
@@ -160,6 +170,12 @@ int ah__proxy_parse(const char *spec, ah__proxy *out) {
     }
   }
   return AH_OK;
+}
+
+static int is_ip_literal(const char *host) {
+  unsigned char addr[16];
+  return inet_pton(AF_INET, host, addr) == 1 ||
+         inet_pton(AF_INET6, host, addr) == 1;
 }
 
 /* One bypass entry against host:port. */
@@ -200,8 +216,10 @@ static int entry_matches(const char *entry, size_t len, const char *host,
     return 0;
   if (host_len == len)
     return strncasecmp(host, entry, len) == 0;
-  /* A subdomain: "www.example.com" for "example.com". */
+  /* A subdomain: "www.example.com" for "example.com". An IP literal has
+   * none: "0.0.1" must not match 127.0.0.1. */
   return host_len > len && host[host_len - len - 1] == '.' &&
+         !is_ip_literal(host) &&
          strncasecmp(host + host_len - len, entry, len) == 0;
 }
 

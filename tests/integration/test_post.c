@@ -18,21 +18,6 @@
 
 #define MIB (UINT64_C(1) << 20)
 
-/* The server's answer matches what we sent. */
-static void check_upload_answer(ah_handle req, const char *hex, uint64_t size) {
-  assert_int_equal(t_status_code(req), 200);
-  assert_int_equal(t_header_ulong(req, "X-Received-Length"), size);
-  char got_sha[80];
-  assert_ah(t_header(req, "X-Received-Sha256", got_sha, sizeof(got_sha)),
-            AH_OK);
-  assert_string_equal(got_sha, hex);
-  char *text = t_read_text(req);
-  char want[128];
-  snprintf(want, sizeof(want), "%s %llu\n", hex, (unsigned long long)size);
-  assert_string_equal(text, want);
-  free(text);
-}
-
 /* A body given whole to ah_send_request. */
 static void send_body_case(unsigned flags, const char *method, size_t size) {
   t_fixture f;
@@ -46,7 +31,7 @@ static void send_body_case(unsigned flags, const char *method, size_t size) {
   static const char hdr[] = "Content-Type: application/octet-stream\r\n";
   assert_done(req, ah_send_request(req, hdr, strlen(hdr),
                                    size > 0 ? body : NULL, size));
-  check_upload_answer(req, hex, size);
+  t_check_upload_answer(req, hex, size);
   free(body);
   t_close(req);
   t_teardown(&f);
@@ -79,38 +64,12 @@ static void test_post_sync_small_body_with_send_request(void **state) {
 static void streamed_case(unsigned flags, uint64_t size, size_t piece) {
   t_fixture f;
   t_setup(&f, flags, 0);
-  size_t pattern_len = piece > MIB ? piece : (size_t)MIB;
-  unsigned char *pattern = malloc(pattern_len);
-  assert_non_null(pattern);
-  tu_fill(pattern, pattern_len, 42);
   ah_handle req = t_open_request(f.connect, "POST", "/upload");
   static const char hdr[] = "Content-Type: application/octet-stream";
   assert_done(req, ah_send_request_ex(req, hdr, strlen(hdr), size));
-  tu_sha256 *sha = tu_sha256_new();
-  uint64_t sent = 0;
-  size_t off = 0;
-  while (sent < size) {
-    size_t n = piece;
-    if (n > size - sent)
-      n = (size_t)(size - sent);
-    if (n > pattern_len - off)
-      n = pattern_len - off;
-    size_t written = 0;
-    uintptr_t result = 0;
-    int rc = ah_write(req, pattern + off, n, &written);
-    assert_ah(t_done(req, rc, &result), AH_OK);
-    assert_int_equal(written, n);
-    if (rc == AH_IO_PENDING)
-      assert_int_equal(result, n);
-    tu_sha256_update(sha, pattern + off, n);
-    sent += n;
-    off = (off + n) % pattern_len;
-  }
-  assert_done(req, ah_end_request(req));
   char hex[65];
-  tu_sha256_final_hex(sha, hex);
-  check_upload_answer(req, hex, size);
-  free(pattern);
+  t_stream_body(req, size, piece, 42, hex);
+  t_check_upload_answer(req, hex, size);
   t_close(req);
   t_teardown(&f);
 }
@@ -175,7 +134,7 @@ static void answer_before_end_case(unsigned flags) {
   free(log);
   tu_sleep_ms(200);
   assert_done(req, ah_end_request(req));
-  check_upload_answer(req, hex, sizeof(body));
+  t_check_upload_answer(req, hex, sizeof(body));
   t_close(req);
   t_teardown(&f);
 }
@@ -285,7 +244,7 @@ static void test_post_write_without_send_request_ex_is_refused(void **state) {
   assert_ah(ah_write(req, "x", 1, NULL), AH_ERR_INCORRECT_HANDLE_STATE);
   char hex[65];
   tu_sha256_hex("abc", 3, hex);
-  check_upload_answer(req, hex, 3);
+  t_check_upload_answer(req, hex, 3);
   t_close(req);
   t_teardown(&f);
 }

@@ -323,30 +323,8 @@ static void post_case(unsigned flags, uint64_t size, size_t piece) {
                                      size > 0 ? body : NULL, (size_t)size));
     free(body);
   } else {
-    size_t pattern_len = piece > MIB ? piece : (size_t)MIB;
-    unsigned char *pattern = malloc(pattern_len);
-    assert_non_null(pattern);
-    tu_fill(pattern, pattern_len, 29);
     assert_done(req, ah_send_request_ex(req, hdr, strlen(hdr), size));
-    tu_sha256 *sha = tu_sha256_new();
-    uint64_t sent = 0;
-    size_t off = 0;
-    while (sent < size) {
-      size_t n = piece;
-      if (n > size - sent)
-        n = (size_t)(size - sent);
-      if (n > pattern_len - off)
-        n = pattern_len - off;
-      size_t written = 0;
-      assert_done(req, ah_write(req, pattern + off, n, &written));
-      assert_int_equal(written, n);
-      tu_sha256_update(sha, pattern + off, n);
-      sent += n;
-      off = (off + n) % pattern_len;
-    }
-    assert_done(req, ah_end_request(req));
-    tu_sha256_final_hex(sha, hex);
-    free(pattern);
+    t_stream_body(req, size, piece, 29, hex);
   }
   assert_int_equal(t_status_code(req), 200);
   char *text = t_read_text(req);
@@ -1413,28 +1391,11 @@ static void test_tls_reset_mid_chunked_body_is_an_error(void **state) {
 static void srv_post_case(uint64_t size) {
   srv_fixture f;
   srv_setup(&f, NULL, NULL);
-  unsigned char *piece = malloc(65536);
-  assert_non_null(piece);
-  tu_fill(piece, 65536, 31);
   ah_handle req = open_secure(f.connect, "POST", "/upload", 0);
   assert_done(req, ah_send_request_ex(req, NULL, 0, size));
-  tu_sha256 *sha = tu_sha256_new();
-  for (uint64_t sent = 0; sent < size;) {
-    size_t n = size - sent < 65536 ? (size_t)(size - sent) : 65536;
-    assert_done(req, ah_write(req, piece, n, NULL));
-    tu_sha256_update(sha, piece, n);
-    sent += n;
-  }
-  assert_done(req, ah_end_request(req));
-  char hex[65], got[80];
-  tu_sha256_final_hex(sha, hex);
-  free(piece);
-  assert_int_equal(t_status_code(req), 200);
-  assert_int_equal(t_header_ulong(req, "X-Received-Length"), size);
-  assert_ah(t_header(req, "X-Received-Sha256", got, sizeof(got)), AH_OK);
-  assert_string_equal(got, hex);
-  char *text = t_read_text(req);
-  free(text);
+  char hex[65];
+  t_stream_body(req, size, 65536, 31, hex);
+  t_check_upload_answer(req, hex, size);
   t_close(req);
   srv_teardown(&f);
 }

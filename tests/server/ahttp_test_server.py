@@ -29,7 +29,9 @@ Python 3 standard library only.
 """
 
 import argparse
+import base64
 import fcntl
+import gzip
 import hashlib
 import http
 import os
@@ -44,6 +46,7 @@ import threading
 import time
 import traceback
 import warnings
+import zlib
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -75,6 +78,21 @@ GET      /many-headers/<count>
 GET      /head-size/<n>
 GET      /interim/<count>?code=C
 GET      /overlong/<n>?pause_ms=T
+ANY      /inspect
+ANY      /redirect/<code>?to=LOCATION&c=SET-COOKIE&size=N&framing=F&early=1
+ANY      /chain/<n>?code=C&style=path|url|relative
+ANY      /loop/a|b?code=C
+ANY      /cookies/set?c=SET-COOKIE&c=...
+ANY      /cookies/echo
+ANY      /auth/basic?user=U&pass=P
+GET      /gzip/<n>?framing=F&content=text|random&coding=NAME&level=L
+GET      /deflate/<n>?raw=1&framing=F&content=text|random&level=L
+GET      /gzip-corrupt/<n>?where=header|data|crc|garbage&format=gzip|zlib
+GET      /gzip-truncated/<n>?keep=K&framing=F&format=gzip|zlib|raw
+POST|PUT /expect/100?hints=1&delay_ms=D
+POST|PUT /expect/none
+POST|PUT /expect/reject?code=C&wait_ms=T&keep=1
+GET      /early-hints?codes=103,...
 """
 
 
@@ -241,8 +259,11 @@ class Request:
         self.headers = headers  # [(lowercase name, value)] in order
         parts = urlsplit(target)
         self.path = parts.path
-        self.query = {k: v[-1] for k, v in
-                      parse_qs(parts.query, keep_blank_values=True).items()}
+        self.query_string = parts.query
+        # iso-8859-1 so that any percent-encoded byte comes back as it was.
+        self.query_all = parse_qs(parts.query, keep_blank_values=True,
+                                  encoding="iso-8859-1")
+        self.query = {k: v[-1] for k, v in self.query_all.items()}
 
     def header(self, name):
         """The last value of a header, or None."""
@@ -634,14 +655,17 @@ class Connection:
         while self.read_line() != b"":
             pass  # trailer fields
 
-    def read_body(self, req, sink):
-        """Reads the request's body (Content-Length, chunked or none)."""
+    def read_body(self, req, sink, send_continue=True):
+        """Reads the request's body (Content-Length, chunked or none),
+        first answering Expect: 100-continue unless `send_continue` is
+        false (the route has answered it, or never will)."""
         te = req.tokens("transfer-encoding")
         lengths = [v for k, v in req.headers if k == "content-length"]
         if te:
             if te[-1] != "chunked" or lengths:
                 raise BadRequest(400, "unsupported transfer coding")
-            self.maybe_continue(req)
+            if send_continue:
+                self.maybe_continue(req)
             self.read_chunked(sink)
             return
         if not lengths:
@@ -654,7 +678,8 @@ class Connection:
             raise BadRequest(400, "bad Content-Length")
         length = int(value)
         if length:
-            self.maybe_continue(req)
+            if send_continue:
+                self.maybe_continue(req)
             self.read_exact(length, sink)
 
     def maybe_continue(self, req):
@@ -760,7 +785,7 @@ class Connection:
             self.server.log(self.id, "-", "-")
             raise
         self.current = req
-        self.server.log(self.id, req.method, req.target)
+        self.server.log(self.id, req.method, req.target, req.headers)
         if self.close_next:
             # close_next=1 on the previous request: swallow this one and
             # hang up without a word.
@@ -775,6 +800,16 @@ class Connection:
         close = req.wants_close()
         if path == "/upload":
             return self.route_upload(req, close)
+        # These read the request body themselves.
+        if path == "/inspect":
+            return self.respond_inspect(req, close)
+        if path.startswith("/chain/"):
+            return self.route_chain(req, path[len("/chain/"):], close)
+        if path.startswith("/expect/"):
+            return self.route_expect(req, path[len("/expect/"):], close)
+        if path.startswith("/redirect/") and req.query.get("early") == "1":
+            return self.route_redirect(req, path[len("/redirect/"):], close,
+                                       early=True)
         # Every other route reads the request body fully, then answers.
         self.read_body(req, lambda data: None)
         if path == "/":
@@ -809,6 +844,32 @@ class Connection:
             return self.route_interim(req, path[len("/interim/"):], close)
         if path.startswith("/overlong/"):
             return self.route_overlong(req, path[len("/overlong/"):], close)
+        if path.startswith("/redirect/"):
+            return self.route_redirect(req, path[len("/redirect/"):], close)
+        if path.startswith("/loop/"):
+            return self.route_loop(req, path[len("/loop/"):], close)
+        if path == "/cookies/set":
+            return self.respond(req, 200, b"cookies set\n", close=close,
+                                headers=set_cookie_fields(req))
+        if path == "/cookies/echo":
+            return self.route_cookies_echo(req, close)
+        if path == "/auth/basic":
+            return self.route_auth_basic(req, close)
+        if path.startswith("/gzip/"):
+            return self.route_encoded(req, path[len("/gzip/"):], "gzip",
+                                      close)
+        if path.startswith("/deflate/"):
+            fmt = "raw" if req.query.get("raw") == "1" else "zlib"
+            return self.route_encoded(req, path[len("/deflate/"):], fmt,
+                                      close)
+        if path.startswith("/gzip-corrupt/"):
+            return self.route_gzip_corrupt(req, path[len("/gzip-corrupt/"):],
+                                           close)
+        if path.startswith("/gzip-truncated/"):
+            return self.route_gzip_truncated(
+                req, path[len("/gzip-truncated/"):], close)
+        if path == "/early-hints":
+            return self.route_early_hints(req, close)
         return self.respond(req, 404, b"not found: " +
                             path.encode("iso-8859-1") + b"\n", close=close)
 
@@ -1055,6 +1116,331 @@ class Connection:
         self.send_all(bodies.body(n, 1) + SMUGGLED)
         return close
 
+    # ---- redirects, cookies, authentication (issue 5) ----
+
+    def respond_framed(self, req, status, headers, data, framing, close,
+                       chunk=65536):
+        """A response whose body `data` is framed by Content-Length
+        (framing "length"), chunks of `chunk` bytes ("chunked") or the
+        connection's close ("close"). Returns whether to close."""
+        headers = list(headers)
+        if framing == "length":
+            headers.append(("Content-Length", str(len(data))))
+        elif framing == "chunked":
+            headers.append(("Transfer-Encoding", "chunked"))
+        elif framing == "close":
+            close = True
+        else:
+            raise BadRequest(400, "framing must be length, chunked or close")
+        writer = Writer(self)
+        writer.write(self.head_bytes(req, status, headers, close))
+        if req.method != "HEAD":
+            view = memoryview(data).cast("B")
+            if framing == "chunked":
+                for start in range(0, len(view), chunk):
+                    piece = view[start:start + chunk]
+                    writer.write(b"%x\r\n" % len(piece))
+                    writer.write(piece)
+                    writer.write(b"\r\n")
+                writer.write(b"0\r\n\r\n")
+            else:
+                writer.write(view)
+        writer.flush()
+        return close
+
+    def respond_inspect(self, req, close, send_continue=True, extra=()):
+        """Reads the body and answers 200 with what the request was: lines
+        `method M`, `target T`, `length N`, `sha256 H` of the body, then
+        `<name> <value>` for each Authorization, Cookie, Accept-Encoding,
+        Expect and Content-Type field; headers X-Method,
+        X-Received-Length and X-Received-Sha256 say the same."""
+        digest = hashlib.sha256()
+        count = [0]
+
+        def sink(data):
+            digest.update(data)
+            count[0] += len(data)
+
+        self.read_body(req, sink, send_continue)
+        lines = ["method %s" % req.method, "target %s" % req.target,
+                 "length %d" % count[0], "sha256 %s" % digest.hexdigest()]
+        for name in INSPECTED:
+            lines += ["%s %s" % (name, value) for key, value in req.headers
+                      if key == name]
+        body = ("\n".join(lines) + "\n").encode("iso-8859-1")
+        return self.respond(req, 200, body, close=close, headers=[
+            ("X-Method", req.method),
+            ("X-Received-Length", str(count[0])),
+            ("X-Received-Sha256", digest.hexdigest())] + list(extra))
+
+    def route_redirect(self, req, code_text, close, early=False):
+        """A 3xx with Location `to` (none without it), a Set-Cookie per
+        `c`, and the body `redirect <code>\\n` (or body(size, 1)) framed
+        by `framing`. With `early` (early=1) it answers right after the
+        head, without 100 Continue or reading the body, and closes as
+        /upload?respond_early=1 does."""
+        code = parse_size(code_text)
+        if not 300 <= code <= 399:
+            raise BadRequest(400, "redirect code must be 300..399")
+        headers = []
+        to = req.query.get("to")
+        if to is not None:
+            check_field_value(to)
+            headers.append(("Location", to))
+        headers += set_cookie_fields(req)
+        size = req.int_param("size", -1, minimum=-1)
+        data = (b"redirect %d\n" % code) if size < 0 else bodies.body(size, 1)
+        framing = req.query.get("framing", "length") or "length"
+        if early:
+            self.respond_framed(req, code, headers, data, framing, True)
+            self.linger_and_close(LINGER_S)
+            return True
+        return self.respond_framed(req, code, headers, data, framing, close)
+
+    def route_chain(self, req, n_text, close):
+        """n redirects with status `code` (default 302), /chain/<n> to
+        /chain/<n-1> with the same query, then /chain/0 answers as
+        /inspect. `style` is how Location is written: "path" (default,
+        /chain/<n-1>?...), "url" (absolute, from the Host field) or
+        "relative" (<n-1>?...)."""
+        n = parse_size(n_text)
+        if n == 0:
+            return self.respond_inspect(req, close)
+        code = req.int_param("code", 302)
+        if code not in REDIRECT_CODES:
+            raise BadRequest(400, "code must be one of 301 302 303 307 308")
+        style = req.query.get("style", "path") or "path"
+        self.read_body(req, lambda data: None)
+        rest = "%d" % (n - 1)
+        if req.query_string:
+            rest += "?" + req.query_string
+        if style == "path":
+            location = "/chain/" + rest
+        elif style == "url":
+            location = "http://%s/chain/%s" % (req.header("host"), rest)
+        elif style == "relative":
+            location = rest
+        else:
+            raise BadRequest(400, "style must be path, url or relative")
+        return self.respond(req, code, b"chain %d\n" % n, close=close,
+                            headers=[("Location", location)])
+
+    def route_loop(self, req, name, close):
+        """/loop/a redirects to /loop/b and /loop/b to /loop/a, for ever."""
+        if name not in ("a", "b"):
+            raise BadRequest(400, "loop name must be a or b")
+        code = req.int_param("code", 302)
+        if code not in REDIRECT_CODES:
+            raise BadRequest(400, "code must be one of 301 302 303 307 308")
+        location = "/loop/%s" % ("b" if name == "a" else "a")
+        if req.query_string:
+            location += "?" + req.query_string
+        return self.respond(req, code, b"loop\n", close=close,
+                            headers=[("Location", location)])
+
+    def route_cookies_echo(self, req, close):
+        """The value of each Cookie field, a line each; X-Cookie-Fields
+        counts them."""
+        values = [value for key, value in req.headers if key == "cookie"]
+        body = "".join(value + "\n" for value in values)
+        return self.respond(req, 200, body.encode("iso-8859-1"), close=close,
+                            headers=[("X-Cookie-Fields", str(len(values)))])
+
+    def route_auth_basic(self, req, close):
+        """200 if the request's Authorization is exactly Basic
+        base64(user:pass) (defaults "user", "pass"), else 401 with a
+        WWW-Authenticate challenge."""
+        user = req.query.get("user", "user")
+        password = req.query.get("pass", "pass")
+        pair = ("%s:%s" % (user, password)).encode("iso-8859-1")
+        want = "Basic " + base64.b64encode(pair).decode("ascii")
+        if req.header("authorization") == want:
+            return self.respond(req, 200, b"authenticated %s\n" %
+                                user.encode("iso-8859-1"), close=close)
+        return self.respond(req, 401, b"unauthorized\n", close=close,
+                            headers=[("WWW-Authenticate",
+                                      'Basic realm="ahttp-test"')])
+
+    # ---- content codings (issue 5) ----
+
+    def encoded_parts(self, req, size_text, fmt):
+        """(decoded body, encoded body) for the /gzip and /deflate
+        routes."""
+        n = parse_size(size_text)
+        content = req.query.get("content", "text") or "text"
+        if content == "text":
+            plain = text_body(n)
+        elif content == "random":
+            plain = bodies.body(n, req.int_param("seed", bodies.DEFAULT_SEED))
+        else:
+            raise BadRequest(400, "content must be text or random")
+        level = req.int_param("level", 6)
+        if level > 9:
+            raise BadRequest(400, "level must be 0..9")
+        return plain, encode(plain, fmt, level)
+
+    def respond_encoded(self, req, plain, encoded, coding, close):
+        framing = req.query.get("framing", "length") or "length"
+        headers = [("Content-Type", "application/octet-stream"),
+                   ("Content-Encoding", coding),
+                   ("X-Body-Sha256", hashlib.sha256(plain).hexdigest()),
+                   ("X-Body-Length", str(len(plain))),
+                   ("X-Encoded-Sha256", hashlib.sha256(encoded).hexdigest()),
+                   ("X-Encoded-Length", str(len(encoded)))]
+        chunk = req.int_param("chunk", 65536, minimum=1)
+        return self.respond_framed(req, 200, headers, encoded, framing,
+                                   close, chunk)
+
+    def route_encoded(self, req, size_text, fmt, close):
+        """A body encoded as gzip, zlib or raw deflate, with
+        Content-Encoding gzip or deflate (or `coding`)."""
+        if not self.require(req, "GET", "HEAD"):
+            return True
+        plain, encoded = self.encoded_parts(req, size_text, fmt)
+        coding = req.query.get("coding") or \
+            ("gzip" if fmt == "gzip" else "deflate")
+        check_field_value(coding)
+        return self.respond_encoded(req, plain, encoded, coding, close)
+
+    def route_gzip_corrupt(self, req, size_text, close):
+        """A gzip (or zlib) stream damaged at `where`: header (a bad magic
+        or zlib header byte), data (a byte in the middle inverted), crc
+        (the checksum trailer inverted) or garbage (not compressed at all)."""
+        if not self.require(req, "GET"):
+            return True
+        fmt = req.query.get("format", "gzip") or "gzip"
+        if fmt not in ("gzip", "zlib"):
+            raise BadRequest(400, "format must be gzip or zlib")
+        plain, encoded = self.encoded_parts(req, size_text, fmt)
+        where = req.query.get("where", "data") or "data"
+        damaged = bytearray(encoded)
+        if where == "header":
+            damaged[0] ^= 0xFF
+        elif where == "data":
+            damaged[len(damaged) // 2] ^= 0xFF
+        elif where == "crc":
+            # gzip: CRC-32 then ISIZE; zlib: Adler-32 last.
+            at = len(damaged) - (8 if fmt == "gzip" else 4)
+            damaged[at] ^= 0xFF
+        elif where == "garbage":
+            damaged = bytearray(b"this is not compressed data\n" * 40)
+        else:
+            raise BadRequest(400, "where must be header, data, crc or garbage")
+        coding = "gzip" if fmt == "gzip" else "deflate"
+        return self.respond_encoded(req, plain, bytes(damaged), coding, close)
+
+    def route_gzip_truncated(self, req, size_text, close):
+        """A gzip, zlib or raw deflate stream cut after `keep` bytes
+        (default half), correctly framed as that many bytes."""
+        if not self.require(req, "GET"):
+            return True
+        fmt = req.query.get("format", "gzip") or "gzip"
+        if fmt not in ("gzip", "zlib", "raw"):
+            raise BadRequest(400, "format must be gzip, zlib or raw")
+        plain, encoded = self.encoded_parts(req, size_text, fmt)
+        keep = min(req.int_param("keep", len(encoded) // 2), len(encoded))
+        coding = "gzip" if fmt == "gzip" else "deflate"
+        return self.respond_encoded(req, plain, encoded[:keep], coding, close)
+
+    # ---- 1xx and Expect: 100-continue (issue 5) ----
+
+    def send_interim(self, code, headers=()):
+        lines = ["HTTP/1.1 %d %s" % (code, reason_phrase(code))]
+        lines += ["%s: %s" % pair for pair in headers]
+        self.send_all(("\r\n".join(lines) + "\r\n\r\n").encode(
+            "iso-8859-1"))
+
+    def route_early_hints(self, req, close):
+        """The interim responses listed in `codes` (default 103; 103 ones
+        carry a Link field), then a 200 with the body hello."""
+        text = req.query.get("codes", "103") or "103"
+        codes = []
+        for item in text.split(","):
+            if not item.isdigit() or not 100 <= int(item) <= 199 or \
+                    int(item) == 101:
+                raise BadRequest(400, "codes must be 1xx other than 101")
+            codes.append(int(item))
+        for code in codes:
+            self.send_interim(code, EARLY_HINT_LINK if code == 103 else ())
+        return self.respond(req, 200, b"hello", close=close)
+
+    def route_expect(self, req, mode, close):
+        if not self.require(req, "POST", "PUT"):
+            return True
+        expect = req.header("expect") or "-"
+        asked = req.version == "HTTP/1.1" and \
+            "100-continue" in req.tokens("expect")
+        if mode == "100":
+            # 100 Continue (after delay_ms), [103], then the body.
+            delay = req.int_param("delay_ms", 0) / 1000.0
+            if asked and delay > 0 and self.server.stopping.wait(delay):
+                raise Stopping()
+            if asked:
+                self.send_interim(100)
+            if req.query.get("hints") == "1":
+                self.send_interim(103, EARLY_HINT_LINK)
+            return self.respond_inspect(req, close, False, [
+                ("X-Expect", expect), ("X-Continue-Sent", "1" if asked
+                                       else "0")])
+        if mode == "none":
+            return self.expect_none(req, expect, close)
+        if mode == "reject":
+            return self.expect_reject(req, expect, close)
+        raise BadRequest(400, "expect mode must be 100, none or reject")
+
+    def expect_none(self, req, expect, close):
+        """Never 100: waits for the body, and says in X-Waited-Ms how long
+        after the head its first byte came."""
+        start = time.monotonic()
+        first = []
+        digest = hashlib.sha256()
+        count = [0]
+
+        def sink(data):
+            if not first and len(data):
+                first.append(time.monotonic())
+            digest.update(data)
+            count[0] += len(data)
+
+        self.read_body(req, sink, send_continue=False)
+        waited = int(((first[0] if first else start) - start) * 1000)
+        body = ("%s %d\n" % (digest.hexdigest(), count[0])).encode()
+        return self.respond(req, 200, body, close=close, headers=[
+            ("X-Received-Sha256", digest.hexdigest()),
+            ("X-Received-Length", str(count[0])),
+            ("X-Expect", expect), ("X-Waited-Ms", str(waited))])
+
+    def expect_reject(self, req, expect, close):
+        """Watches for `wait_ms` (default 200) whether body bytes come,
+        then answers `code` (417 by default; 401 with a challenge) without
+        reading the body: X-Early-Body-Bytes counts what came meanwhile.
+        Then closes (Connection: close), unless keep=1: then the
+        connection stays open and the next bytes are read as a request."""
+        code = req.int_param("code", 417)
+        if not 400 <= code <= 599:
+            raise BadRequest(400, "code must be 400..599")
+        deadline = time.monotonic() + req.int_param("wait_ms", 200) / 1000.0
+        early = len(self.buf)
+        while time.monotonic() < deadline:
+            try:
+                data = self.recv_some(deadline)
+            except PeerGone:
+                break
+            if not data:
+                break
+            early += len(data)
+        headers = [("X-Expect", expect), ("X-Early-Body-Bytes", str(early))]
+        if code == 401:
+            headers.append(("WWW-Authenticate", 'Basic realm="ahttp-test"'))
+        keep = req.query.get("keep") == "1"
+        self.respond(req, code, b"rejected\n", headers=headers,
+                     close=not keep or close)
+        if keep and not close:
+            self.buf.clear()  # whatever came is not a request
+            return False
+        self.linger_and_close(LINGER_S)
+        return True
+
 
 def reset(sock):
     """Lets what was sent reach the peer, then closes with a RST."""
@@ -1071,6 +1457,61 @@ def reset(sock):
         time.sleep(0.005)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                     struct.pack("ii", 1, 0))
+
+
+# Fields /inspect lists from the request head.
+INSPECTED = ("authorization", "cookie", "accept-encoding", "expect",
+             "content-type")
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+EARLY_HINT_LINK = [("Link", "</style.css>; rel=preload; as=style")]
+_text_lock = threading.Lock()
+_text_cache = {}
+
+
+def text_body(n):
+    """n bytes of numbered lines of text: a compressible body."""
+    with _text_lock:
+        data = _text_cache.get(n)
+        if data is None:
+            parts = []
+            size = 0
+            line = 0
+            while size < n:
+                piece = b"%08d the quick brown fox jumps over the lazy dog\n" \
+                    % line
+                parts.append(piece)
+                size += len(piece)
+                line += 1
+            data = b"".join(parts)[:n]
+            if len(_text_cache) > 32:
+                _text_cache.clear()
+            _text_cache[n] = data
+        return data
+
+
+def encode(data, fmt, level=6):
+    """`data` compressed as gzip (RFC 1952; mtime 0 so the bytes are
+    always the same), zlib (RFC 1950) or raw deflate (RFC 1951)."""
+    if fmt == "gzip":
+        return gzip.compress(data, compresslevel=level, mtime=0)
+    if fmt == "zlib":
+        return zlib.compress(data, level)
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return comp.compress(data) + comp.flush()
+
+
+def check_field_value(text):
+    if any(c in text for c in "\r\n\0"):
+        raise BadRequest(400, "a header value may not hold CR, LF or NUL")
+
+
+def set_cookie_fields(req):
+    """A Set-Cookie field for each `c` parameter."""
+    fields = []
+    for value in req.query_all.get("c", []):
+        check_field_value(value)
+        fields.append(("Set-Cookie", value))
+    return fields
 
 
 def parse_size(text):
@@ -1092,12 +1533,21 @@ class Server:
         self.active = {}  # socket -> thread
         self.next_id = 1
         self.log_file = open(log_path, "a") if log_path else None
+        # Beside the request log, the same lines with every header field.
+        self.header_log_file = (open(log_path + ".headers", "a")
+                                if log_path else None)
 
-    def log(self, conn_id, method, target):
+    def log(self, conn_id, method, target, headers=()):
         if self.log_file is None:
             return
+        line = "%d %s %s" % (conn_id, method, target)
+        fields = "".join("\t%s: %s" % pair for pair in headers)
         with self.lock:
-            self.log_file.write("%d %s %s\n" % (conn_id, method, target))
+            # The header line first: a test that saw the request line may
+            # read the headers at once.
+            self.header_log_file.write(line + fields + "\n")
+            self.header_log_file.flush()
+            self.log_file.write(line + "\n")
             self.log_file.flush()
 
     def run(self):
@@ -1169,6 +1619,7 @@ class Server:
         if self.log_file is not None:
             with self.lock:
                 self.log_file.flush()
+                self.header_log_file.flush()
 
 
 def main(argv=None):
@@ -1178,7 +1629,8 @@ def main(argv=None):
                         help="port to listen on; 0 (default) picks a free one")
     parser.add_argument("--log", metavar="FILE",
                         help="append '<conn_id> <method> <target>' per "
-                        "request")
+                        "request; FILE.headers gets the same lines with "
+                        "'\\t<name>: <value>' for each header field")
     parser.add_argument("--tls-cert", metavar="FILE",
                         help="serve HTTPS with this certificate chain (PEM)")
     parser.add_argument("--tls-key", metavar="FILE",

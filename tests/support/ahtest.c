@@ -18,15 +18,20 @@ int t_done(ah_handle handle, int rc, uintptr_t *result) {
   return rec_done(handle, rc, result);
 }
 
+/* Fails the test with `err` and the handle's error detail. */
+static void fail_with_detail(ah_handle handle, int err, const char *call,
+                             const char *file, int line) {
+  char detail[256] = "";
+  ah_last_error_detail(handle, detail, sizeof(detail));
+  fail_msg("%s:%d: %s ended with %s (%d), detail \"%s\"", file, line, call,
+           rec_code_name(err), err, detail);
+}
+
 void t_assert_done(ah_handle handle, int rc, const char *call, const char *file,
                    int line) {
   int err = t_done(handle, rc, NULL);
-  if (err != AH_OK) {
-    char detail[256] = "";
-    ah_last_error_detail(handle, detail, sizeof(detail));
-    fail_msg("%s:%d: %s ended with %s (%d), detail \"%s\"", file, line, call,
-             rec_code_name(err), err, detail);
-  }
+  if (err != AH_OK)
+    fail_with_detail(handle, err, call, file, line);
 }
 
 void t_open_session(unsigned flags, ah_handle *session) {
@@ -191,6 +196,52 @@ void t_close(ah_handle h) {
     fail_msg("no HANDLE_CLOSING for %p", (void *)h);
   }
   assert_rec(rec_check_closed(h, REC_WHY));
+}
+
+void t_stream_body(ah_handle req, uint64_t size, size_t piece, uint64_t seed,
+                   char hex[65]) {
+  size_t pattern_len = piece > ((size_t)1 << 20) ? piece : (size_t)1 << 20;
+  unsigned char *pattern = malloc(pattern_len);
+  assert_non_null(pattern);
+  tu_fill(pattern, pattern_len, seed);
+  tu_sha256 *sha = tu_sha256_new();
+  uint64_t sent = 0;
+  size_t off = 0;
+  while (sent < size) {
+    size_t n = piece;
+    if (n > size - sent)
+      n = (size_t)(size - sent);
+    if (n > pattern_len - off)
+      n = pattern_len - off;
+    size_t written = 0;
+    uintptr_t result = 0;
+    int rc = ah_write(req, pattern + off, n, &written);
+    int err = t_done(req, rc, &result);
+    if (err != AH_OK)
+      fail_with_detail(req, err, "ah_write", __FILE__, __LINE__);
+    assert_int_equal(written, n);
+    if (rc == AH_IO_PENDING)
+      assert_int_equal(result, n);
+    tu_sha256_update(sha, pattern + off, n);
+    sent += n;
+    off = (off + n) % pattern_len;
+  }
+  assert_done(req, ah_end_request(req));
+  tu_sha256_final_hex(sha, hex);
+  free(pattern);
+}
+
+void t_check_upload_answer(ah_handle req, const char *hex, uint64_t size) {
+  assert_int_equal(t_status_code(req), 200);
+  assert_int_equal(t_header_ulong(req, "X-Received-Length"), size);
+  char got[80];
+  assert_ah(t_header(req, "X-Received-Sha256", got, sizeof(got)), AH_OK);
+  assert_string_equal(got, hex);
+  char *text = t_read_text(req);
+  char want[128];
+  snprintf(want, sizeof(want), "%s %llu\n", hex, (unsigned long long)size);
+  assert_string_equal(text, want);
+  free(text);
 }
 
 ah_handle t_get(ah_handle connect, const char *target, uint64_t *total) {

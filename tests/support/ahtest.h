@@ -120,6 +120,24 @@ uint32_t t_reused(ah_handle req);
 void t_close(ah_handle h);
 
 /*
+ * Streams `size` bytes of a request body (after ah_send_request_ex) in
+ * ah_write calls of at most `piece` bytes, then ah_end_request. The bytes
+ * are a pattern of max(`piece`, 1 MiB) pseudo-random bytes (tu_fill with
+ * `seed`), repeated. Asserts that every call succeeds, now or through its
+ * REQUEST_COMPLETE, and that each write takes all it was given (its
+ * *bytes_written, and a pending one's completion result). `hex` gets the
+ * SHA-256 of the body.
+ */
+void t_stream_body(ah_handle req, uint64_t size, size_t piece, uint64_t seed,
+                   char hex[65]);
+
+/*
+ * The scripted server's answer to a POST to /upload: 200,
+ * X-Received-Length `size`, X-Received-Sha256 `hex`, body "<hex> <size>\n".
+ */
+void t_check_upload_answer(ah_handle req, const char *hex, uint64_t size);
+
+/*
  * GET `target` on `connect` and read the body to the end; returns the
  * request still open (the caller closes it). Asserts success and, if the
  * response has X-Body-Sha256, that the body matches it.

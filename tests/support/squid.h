@@ -103,7 +103,8 @@ int ts_tls_server_start(ts_server *s, const char *cert, int with_log);
  */
 int ts_fake_proxy_start(ts_server *s, const char *mode);
 
-/* Stops a server started by ts_tls_server_start or ts_fake_proxy_start. */
+/* Stops a server started by ts_tls_server_start or ts_fake_proxy_start
+ * (they are test_server.h's Python servers: this is ts_server_stop). */
 void ts_py_stop(ts_server *s);
 
 #endif

@@ -1,177 +1,80 @@
 /*
  * test_server.c - child-process servers for the integration tests (see
- * test_server.h). Every child is recorded in a small table, with its temp
- * dir, until it has been reaped, so an atexit handler can stop and clean up
- * what a failed test (cmocka leaves a test by longjmp) did not.
+ * test_server.h). The children are child.c's, which stops and cleans up
+ * at exit what a failed test (cmocka leaves a test by longjmp) did not.
  */
 #define _GNU_SOURCE
 
 #include "test_server.h"
 
+#include "child.h"
 #include "test_util.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
-#define MAX_CHILDREN 16
 #define NGINX_BIN "/usr/sbin/nginx"
+#define STOP_GRACE_MS 2000u
 
-/* A running child and the temp dir to remove with it ("" if none). */
-typedef struct child {
-  pid_t pid;
-  char dir[128];
-} child;
-
-static child children[MAX_CHILDREN];
-static int atexit_registered;
-
-static void stop_pid(pid_t pid) {
-  if (pid <= 0)
-    return;
-  kill(pid, SIGTERM);
-  uint64_t deadline = tu_now_ms() + 2000;
-  for (;;) {
-    pid_t r = waitpid(pid, NULL, WNOHANG);
-    if (r == pid || (r < 0 && errno != EINTR))
-      break;
-    if (tu_now_ms() >= deadline) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-      }
-      break;
-    }
-    tu_sleep_ms(5);
-  }
-  for (int i = 0; i < MAX_CHILDREN; i++)
-    if (children[i].pid == pid)
-      children[i].pid = 0;
-}
-
-/* At exit: what a failed test left running, and its temp dir. */
-static void stop_all_children(void) {
-  for (int i = 0; i < MAX_CHILDREN; i++) {
-    if (children[i].pid > 0) {
-      stop_pid(children[i].pid);
-      if (children[i].dir[0] != '\0')
-        tu_remove_tree(children[i].dir);
-    }
-  }
-}
-
-static void remember_child(pid_t pid, const char *dir) {
-  if (!atexit_registered) {
-    atexit(stop_all_children);
-    atexit_registered = 1;
-  }
-  for (int i = 0; i < MAX_CHILDREN; i++) {
-    if (children[i].pid == 0) {
-      children[i].pid = pid;
-      snprintf(children[i].dir, sizeof(children[i].dir), "%s",
-               dir != NULL ? dir : "");
-      return;
-    }
-  }
-}
-
-/*
- * Forks and execs argv[0] (searched in PATH). The child's stdout goes to
- * `stdout_fd` if it is not -1; `dir` is removed with it at exit. Everything the
- * child needs is prepared before fork, because sessions' I/O threads may be
- * running.
- */
-static pid_t spawn(char *const argv[], int stdout_fd, const char *dir) {
-  pid_t pid = fork();
-  if (pid < 0) {
-    perror("fork");
-    return -1;
-  }
-  if (pid == 0) {
-#ifdef __linux__
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-    if (stdout_fd >= 0 && dup2(stdout_fd, STDOUT_FILENO) < 0)
-      _exit(126);
-    execvp(argv[0], argv);
-    _exit(127);
-  }
-  remember_child(pid, dir);
-  return pid;
-}
-
-/* `tls` NULL: plain HTTP. */
-static int server_start(ts_server *s, int with_log, const ts_server_tls *tls) {
-  memset(s, 0, sizeof(*s));
-  s->out_fd = -1;
+const char *ts_server_script(void) {
   const char *script = getenv("AHTTP_TEST_SERVER");
 #ifdef AHTTP_TEST_SERVER_PATH
   if (script == NULL || script[0] == '\0')
     script = AHTTP_TEST_SERVER_PATH;
 #endif
-  if (script == NULL) {
-    fprintf(stderr, "ts_server_start: AHTTP_TEST_SERVER is not set\n");
-    return -1;
-  }
+  return script != NULL && script[0] != '\0' ? script : NULL;
+}
+
+int ts_py_start(ts_server *s, const char *script, const char *const *args,
+                int with_log) {
+  memset(s, 0, sizeof(*s));
+  s->out_fd = -1;
   const char *python = getenv("PYTHON3");
   if (python == NULL || python[0] == '\0')
     python = "python3";
-  char *argv[16];
+  char *argv[24];
   int argc = 0;
   argv[argc++] = (char *)python;
   argv[argc++] = (char *)script;
-  if (tls != NULL) {
-    argv[argc++] = (char *)"--tls-cert";
-    argv[argc++] = (char *)tls->cert;
-    argv[argc++] = (char *)"--tls-key";
-    argv[argc++] = (char *)tls->key;
-    if (tls->client_ca != NULL) {
-      argv[argc++] = (char *)"--tls-client-ca";
-      argv[argc++] = (char *)tls->client_ca;
-    }
-    if (tls->max_version != NULL) {
-      argv[argc++] = (char *)"--tls-max-version";
-      argv[argc++] = (char *)tls->max_version;
-    }
-  }
+  argv[argc++] = (char *)"--port";
+  argv[argc++] = (char *)"0";
   if (with_log) {
     if (tu_make_temp_dir("ahttp-srv", s->dir, sizeof(s->dir)) != 0) {
-      perror("ts_server_start: mkdtemp");
+      perror("ts_py_start: mkdtemp");
       return -1;
     }
     snprintf(s->log_path, sizeof(s->log_path), "%s/requests.log", s->dir);
     argv[argc++] = (char *)"--log";
     argv[argc++] = s->log_path;
   }
+  for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+    if (argc == 23) {
+      fprintf(stderr, "ts_py_start: too many arguments for %s\n", script);
+      goto fail;
+    }
+    argv[argc++] = (char *)args[i];
+  }
   argv[argc] = NULL;
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
-    perror("ts_server_start: pipe");
+    perror("ts_py_start: pipe");
     goto fail;
   }
-  s->pid = spawn(argv, fds[1], s->dir);
+  s->pid = tc_spawn(argv, fds[1], NULL, s->dir);
   close(fds[1]);
   s->out_fd = fds[0];
   if (s->pid < 0)
     goto fail;
   char line[128];
   unsigned port = 0;
-  if (tu_read_line(s->out_fd, line, sizeof(line), tu_now_ms() + 10000) != 0 ||
+  if (tu_read_line(s->out_fd, line, sizeof(line), tu_now_ms() + 15000) != 0 ||
       sscanf(line, "PORT %u", &port) != 1 || port == 0 || port > 65535) {
-    fprintf(stderr, "ts_server_start: no PORT line from %s\n", script);
+    fprintf(stderr, "ts_py_start: no PORT line from %s\n", script);
     goto fail;
   }
   s->port = (uint16_t)port;
@@ -179,6 +82,35 @@ static int server_start(ts_server *s, int with_log, const ts_server_tls *tls) {
 fail:
   ts_server_stop(s);
   return -1;
+}
+
+/* `tls` NULL: plain HTTP. */
+static int server_start(ts_server *s, int with_log, const ts_server_tls *tls) {
+  const char *script = ts_server_script();
+  if (script == NULL) {
+    memset(s, 0, sizeof(*s));
+    s->out_fd = -1;
+    fprintf(stderr, "ts_server_start: AHTTP_TEST_SERVER is not set\n");
+    return -1;
+  }
+  const char *args[9];
+  int n = 0;
+  if (tls != NULL) {
+    args[n++] = "--tls-cert";
+    args[n++] = tls->cert;
+    args[n++] = "--tls-key";
+    args[n++] = tls->key;
+    if (tls->client_ca != NULL) {
+      args[n++] = "--tls-client-ca";
+      args[n++] = tls->client_ca;
+    }
+    if (tls->max_version != NULL) {
+      args[n++] = "--tls-max-version";
+      args[n++] = tls->max_version;
+    }
+  }
+  args[n] = NULL;
+  return ts_py_start(s, script, args, with_log);
 }
 
 int ts_server_start(ts_server *s, int with_log) {
@@ -196,8 +128,7 @@ int ts_server_start_tls(ts_server *s, int with_log, const ts_server_tls *tls) {
 }
 
 void ts_server_stop(ts_server *s) {
-  if (s->pid > 0)
-    stop_pid(s->pid);
+  tc_stop(s->pid, STOP_GRACE_MS);
   s->pid = 0;
   if (s->out_fd >= 0)
     close(s->out_fd);
@@ -332,33 +263,23 @@ static int write_nginx_conf(const ts_nginx *n, const ts_nginx_tls *tls,
             "    listen 127.0.0.1:%u;\n"
             "    server_name localhost;\n"
             "    root %s;\n"
+            "    location /gzip/ {\n"
+            "      alias %s/;\n"
+            "      gzip on;\n"
+            "      gzip_types *;\n"
+            "      gzip_min_length 1;\n"
+            "    }\n"
             "  }\n",
-            (unsigned)n->port, n->root);
+            (unsigned)n->port, n->root, n->root);
   }
   fprintf(f, "}\n");
   return fclose(f) == 0 ? 0 : -1;
 }
 
-static int can_connect(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return 0;
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = htons(port);
-  int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-  close(fd);
-  return ok;
-}
-
 static void print_error_log(const ts_nginx *n) {
   char path[256];
   snprintf(path, sizeof(path), "%s/error.log", n->dir);
-  char *text = tu_read_file(path, NULL);
-  fprintf(stderr, "nginx error log:\n%s\n", text != NULL ? text : "(none)");
-  free(text);
+  tu_print_file("nginx error log", path);
 }
 
 /*
@@ -379,27 +300,23 @@ static int nginx_attempt(ts_nginx *n, const ts_nginx_tls *tls) {
   snprintf(errlog, sizeof(errlog), "%s/error.log", n->dir);
   char *argv[] = {(char *)NGINX_BIN, (char *)"-p", prefix, (char *)"-c", conf,
                   (char *)"-e",      errlog,       NULL};
-  n->pid = spawn(argv, -1, n->dir);
+  n->pid = tc_spawn(argv, -1, NULL, n->dir);
   if (n->pid < 0)
     return -1;
   uint64_t deadline = tu_now_ms() + 10000;
   while (tu_now_ms() < deadline) {
-    int status;
-    if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
-      for (int i = 0; i < MAX_CHILDREN; i++)
-        if (children[i].pid == n->pid)
-          children[i].pid = 0;
+    if (tc_exited(n->pid)) {
       n->pid = 0;
       print_error_log(n);
       return 0;
     }
     struct stat st;
-    if (stat(pidfile, &st) == 0 && can_connect(n->port))
+    if (stat(pidfile, &st) == 0 && tu_can_connect(n->port))
       return 1;
     tu_sleep_ms(10);
   }
   /* Still binding (nginx retries a taken port for a while): give it up. */
-  stop_pid(n->pid);
+  tc_stop(n->pid, STOP_GRACE_MS);
   n->pid = 0;
   print_error_log(n);
   return 0;
@@ -469,52 +386,36 @@ int ts_nginx_add_file(ts_nginx *n, const char *name, size_t size, uint64_t seed,
 }
 
 void ts_nginx_stop(ts_nginx *n) {
-  if (n->pid > 0)
-    stop_pid(n->pid);
+  tc_stop(n->pid, STOP_GRACE_MS);
   n->pid = 0;
   if (n->dir[0] != '\0')
     tu_remove_tree(n->dir);
   n->dir[0] = '\0';
 }
 
-static size_t parse_access_log(const char *text, ts_nginx_entry *out,
-                               size_t cap) {
-  size_t count = 0;
-  const char *line = text;
-  while (line != NULL && *line != '\0' && count < cap) {
-    const char *end = strchr(line, '\n');
-    if (end == NULL)
-      break; /* a line still being written */
-    ts_nginx_entry *e = &out[count];
-    memset(e, 0, sizeof(*e));
-    const char *q1 = strchr(line, '"');
-    const char *q2 = q1 != NULL ? strchr(q1 + 1, '"') : NULL;
-    if (q1 != NULL && q2 != NULL && q2 < end &&
-        sscanf(line, "%lu %lu", &e->connection, &e->connection_requests) == 2 &&
-        sscanf(q2 + 1, "%d", &e->status) == 1) {
-      size_t len = (size_t)(q2 - q1 - 1);
-      if (len >= sizeof(e->request))
-        len = sizeof(e->request) - 1;
-      memcpy(e->request, q1 + 1, len);
-      e->request[len] = '\0';
-      count++;
-    }
-    line = end + 1;
-  }
-  return count;
+/* $connection $connection_requests "$request" $status ... */
+static int parse_nginx_line(const char *line, const char *end, void *entry) {
+  ts_nginx_entry *e = entry;
+  memset(e, 0, sizeof(*e));
+  const char *q1 = memchr(line, '"', (size_t)(end - line));
+  const char *q2 =
+      q1 != NULL ? memchr(q1 + 1, '"', (size_t)(end - q1 - 1)) : NULL;
+  if (q2 == NULL ||
+      sscanf(line, "%lu %lu", &e->connection, &e->connection_requests) != 2 ||
+      sscanf(q2 + 1, "%d", &e->status) != 1)
+    return 0;
+  size_t len = (size_t)(q2 - q1 - 1);
+  if (len >= sizeof(e->request))
+    len = sizeof(e->request) - 1;
+  memcpy(e->request, q1 + 1, len);
+  e->request[len] = '\0';
+  return 1;
 }
 
 size_t ts_nginx_log(const ts_nginx *n, ts_nginx_entry *out, size_t cap,
                     size_t min_entries, unsigned wait_ms) {
-  uint64_t deadline = tu_now_ms() + wait_ms;
-  for (;;) {
-    char *text = tu_read_file(n->access_log, NULL);
-    size_t count = text != NULL ? parse_access_log(text, out, cap) : 0;
-    free(text);
-    if (count >= min_entries || tu_now_ms() >= deadline)
-      return count;
-    tu_sleep_ms(10);
-  }
+  return tu_read_log(n->access_log, parse_nginx_line, out, sizeof(*out), cap,
+                     min_entries, wait_ms);
 }
 
 /* The last space-separated word of the `nth` line of `text`, in `out`. */
@@ -663,38 +564,10 @@ const char *ts_cert_path(const char *name, char *out, size_t cap) {
 }
 
 int ts_run(char *const argv[], unsigned timeout_ms) {
-  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (null_fd < 0)
     return -1;
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(null_fd);
-    return -1;
-  }
-  if (pid == 0) {
-#ifdef __linux__
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-    if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0)
-      _exit(126);
-    execvp(argv[0], argv);
-    _exit(127);
-  }
+  pid_t pid = tc_spawn(argv, null_fd, NULL, NULL);
   close(null_fd);
-  uint64_t deadline = tu_now_ms() + timeout_ms;
-  for (;;) {
-    int status = 0;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (r < 0 && errno != EINTR)
-      return -1;
-    if (tu_now_ms() >= deadline) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-      }
-      return -1;
-    }
-    tu_sleep_ms(5);
-  }
+  return pid < 0 ? -1 : tc_wait(pid, timeout_ms);
 }

@@ -1,8 +1,9 @@
 /*
  * test_server.h - servers the integration tests start and stop themselves:
- * the scripted fault-injection server (tests/server/ahttp_test_server.py)
- * and a real nginx, each on an ephemeral 127.0.0.1 port, each a child
- * process stopped by pid (SIGTERM, then SIGKILL after 2 s).
+ * the scripted fault-injection server (tests/server/ahttp_test_server.py),
+ * other Python servers of tests/server, and a real nginx, each on an
+ * ephemeral 127.0.0.1 port, each a child process (child.h) stopped by pid
+ * (SIGTERM, then SIGKILL after 2 s).
  *
  * Children are also stopped at exit if a failed test skipped its stop call,
  * and on Linux they die with the test process (PR_SET_PDEATHSIG).
@@ -24,11 +25,22 @@ typedef struct ts_server {
 } ts_server;
 
 /*
- * Starts the scripted server (python3 $AHTTP_TEST_SERVER, or the path CMake
- * compiled in) and waits up to 10 s for its "PORT <n>" line. With
- * `with_log` it gets `--log FILE` in a fresh temp dir. 0 or -1 (a message
- * was printed).
+ * The scripted server: $AHTTP_TEST_SERVER, or the path CMake compiled in;
+ * NULL if neither is there. The other Python servers sit beside it.
  */
+const char *ts_server_script(void);
+
+/*
+ * Starts `python3 SCRIPT --port 0 [--log FILE] ARGS...` (python3 is
+ * $PYTHON3 if set), a server that prints "PORT <n>" once it listens, and
+ * waits up to 15 s for that line. With `with_log`, FILE is in a fresh temp
+ * dir. `args` ends with NULL (NULL: none). Stop it with ts_server_stop;
+ * ts_server_log reads its log. 0 or -1 (a message was printed).
+ */
+int ts_py_start(ts_server *s, const char *script, const char *const *args,
+                int with_log);
+
+/* ts_py_start of the scripted server (ts_server_script) with no ARGS. */
 int ts_server_start(ts_server *s, int with_log);
 
 /* How ts_server_start_tls sets up the scripted server's HTTPS mode. */
@@ -65,7 +77,9 @@ typedef struct ts_nginx {
                            an empty value; reused is "r" or ".") */
 } ts_nginx;
 
-/* Starts nginx with an empty document root. 0 or -1 (message printed). */
+/* Starts nginx with an empty document root; /gzip/X serves the root's file
+ * X gzip-encoded to clients that accept it (gzip on). 0 or -1 (message
+ * printed). */
 int ts_nginx_start(ts_nginx *n);
 
 /*

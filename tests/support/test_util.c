@@ -136,6 +136,12 @@ int tu_write_file(const char *path, const void *data, size_t len) {
   return n == len && rc == 0 ? 0 : -1;
 }
 
+void tu_print_file(const char *what, const char *path) {
+  char *text = tu_read_file(path, NULL);
+  fprintf(stderr, "%s (%s):\n%s\n", what, path, text != NULL ? text : "(none)");
+  free(text);
+}
+
 int tu_make_temp_dir(const char *prefix, char *out, size_t cap) {
   int n = snprintf(out, cap, "/tmp/%s-XXXXXX", prefix);
   if (n < 0 || (size_t)n >= cap)
@@ -157,15 +163,20 @@ void tu_remove_tree(const char *dir) {
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A TCP socket and 127.0.0.1:`port` in *sa; -1 if no socket. */
+static int loopback_socket(uint16_t port, struct sockaddr_in *sa) {
+  memset(sa, 0, sizeof(*sa));
+  sa->sin_family = AF_INET;
+  sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa->sin_port = htons(port);
+  return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
 uint16_t tu_free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa;
+  int fd = loopback_socket(0, &sa);
   if (fd < 0)
     return 0;
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = 0;
   socklen_t sl = sizeof(sa);
   uint16_t port = 0;
   if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
@@ -173,6 +184,45 @@ uint16_t tu_free_port(void) {
     port = ntohs(sa.sin_port);
   close(fd);
   return port;
+}
+
+int tu_can_connect(uint16_t port) {
+  struct sockaddr_in sa;
+  int fd = loopback_socket(port, &sa);
+  if (fd < 0)
+    return 0;
+  int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+  close(fd);
+  return ok;
+}
+
+/* One pass of tu_read_log over the text of the file. */
+static size_t parse_log(const char *text, tu_line_parser parse, char *out,
+                        size_t size, size_t cap) {
+  size_t count = 0;
+  const char *line = text;
+  while (*line != '\0' && count < cap) {
+    const char *end = strchr(line, '\n');
+    if (end == NULL)
+      break; /* a line still being written */
+    if (parse(line, end, out + count * size))
+      count++;
+    line = end + 1;
+  }
+  return count;
+}
+
+size_t tu_read_log(const char *path, tu_line_parser parse, void *out,
+                   size_t size, size_t cap, size_t min, unsigned wait_ms) {
+  uint64_t deadline = tu_now_ms() + wait_ms;
+  for (;;) {
+    char *text = tu_read_file(path, NULL);
+    size_t count = text != NULL ? parse_log(text, parse, out, size, cap) : 0;
+    free(text);
+    if (count >= min || tu_now_ms() >= deadline)
+      return count;
+    tu_sleep_ms(10);
+  }
 }
 
 size_t tu_count_lines_with(const char *text, const char *needle) {

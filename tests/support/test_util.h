@@ -1,7 +1,7 @@
 /*
  * test_util.h - small helpers shared by the integration tests: SHA-256 of
  * streamed bytes, deterministic fill patterns for uploads, files, temporary
- * directories, free loopback ports and a monotonic clock.
+ * directories, loopback ports and a monotonic clock.
  *
  * Nothing here touches ahttp; every function is safe to call from the test's
  * main thread, and the SHA-256 and fill helpers from any thread.
@@ -41,6 +41,8 @@ void tu_sleep_ms(unsigned ms);
 char *tu_read_file(const char *path, size_t *len);
 /* Writes `len` bytes to `path` (created or truncated). 0 or -1. */
 int tu_write_file(const char *path, const void *data, size_t len);
+/* Prints "<what> (<path>):" and the file's text (or "(none)") on stderr. */
+void tu_print_file(const char *what, const char *path);
 
 /* Creates a fresh directory /tmp/<prefix>-XXXXXX into `out`. 0 or -1. */
 int tu_make_temp_dir(const char *prefix, char *out, size_t cap);
@@ -52,6 +54,23 @@ void tu_remove_tree(const char *dir);
  * closed again. 0 if none could be found.
  */
 uint16_t tu_free_port(void);
+/* Whether a TCP connect to 127.0.0.1:`port` succeeds (then closed). */
+int tu_can_connect(uint16_t port);
+
+/*
+ * Parses one log line, [line, end) with `end` at its '\n', into `entry`;
+ * returns whether the line is an entry (0: skip it).
+ */
+typedef int (*tu_line_parser)(const char *line, const char *end, void *entry);
+
+/*
+ * Reads the log file `path` and parses its complete lines (a last line
+ * without '\n' is still being written) into out[0..cap), entries of `size`
+ * bytes, re-reading every 10 ms until there are at least `min` entries or
+ * `wait_ms` have passed. Returns the number of entries.
+ */
+size_t tu_read_log(const char *path, tu_line_parser parse, void *out,
+                   size_t size, size_t cap, size_t min, unsigned wait_ms);
 
 /* Counts the lines of `text` that contain `needle`. */
 size_t tu_count_lines_with(const char *text, const char *needle);

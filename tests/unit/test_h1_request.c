@@ -26,57 +26,72 @@ typedef struct write_case {
 
 static const write_case writes[] = {
     {"minimal_get",
-     {"GET", "/", "example.com", NULL, NULL, 0, 0, 0, 0, NULL},
+     {"GET", "/", "example.com", NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+      0},
      "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"},
     {"user_agent_after_host",
      {"GET", "/index.html?q=1", "example.com:8080", "async/0.1", NULL, 0, 0, 0,
-      0, NULL},
+      0, NULL, NULL, NULL, NULL, 0},
      "GET /index.html?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n"
      "User-Agent: async/0.1\r\n\r\n"},
     {"post_with_body_and_close",
      {"POST", "/upload", "h", "ua", STR("Content-Type: text/plain\r\n"), 1,
-      1234, 1, NULL},
+      1234, 1, NULL, NULL, NULL, NULL, 0},
      "POST /upload HTTP/1.1\r\nHost: h\r\nUser-Agent: ua\r\n"
      "Content-Type: text/plain\r\nContent-Length: 1234\r\n"
      "Connection: close\r\n\r\n"},
     {"content_length_zero",
-     {"PUT", "/x", "h", NULL, NULL, 0, 1, 0, 0, NULL},
+     {"PUT", "/x", "h", NULL, NULL, 0, 1, 0, 0, NULL, NULL, NULL, NULL, 0},
      "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"},
     {"content_length_max",
-     {"PUT", "/x", "h", NULL, NULL, 0, 1, UINT64_MAX, 0, NULL},
+     {"PUT", "/x", "h", NULL, NULL, 0, 1, UINT64_MAX, 0, NULL, NULL, NULL, NULL,
+      0},
      "PUT /x HTTP/1.1\r\nHost: h\r\n"
      "Content-Length: 18446744073709551615\r\n\r\n"},
     {"close_without_body",
-     {"GET", "/", "h", NULL, NULL, 0, 0, 99, 1, NULL},
+     {"GET", "/", "h", NULL, NULL, 0, 0, 99, 1, NULL, NULL, NULL, NULL, 0},
      "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"},
     {"absolute_form_target",
-     {"GET", "http://example.com/a", "example.com", NULL, NULL, 0, 0, 0, 0, NULL},
+     {"GET", "http://example.com/a", "example.com", NULL, NULL, 0, 0, 0, 0,
+      NULL, NULL, NULL, NULL, 0},
      "GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\n\r\n"},
     {"extra_without_final_crlf",
-     {"GET", "/", "h", NULL, STR("A: 1\r\nB: 2"), 0, 0, 0, NULL},
+     {"GET", "/", "h", NULL, STR("A: 1\r\nB: 2"), 0, 0, 0, NULL, NULL, NULL,
+      NULL, 0},
      "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n"},
     {"extra_final_crlf_not_doubled",
-     {"GET", "/", "h", NULL, STR("A: 1\r\nB: 2\r\n"), 0, 0, 0, NULL},
+     {"GET", "/", "h", NULL, STR("A: 1\r\nB: 2\r\n"), 0, 0, 0, NULL, NULL, NULL,
+      NULL, 0},
      "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n"},
     {"extra_empty_lines_skipped",
-     {"GET", "/", "h", NULL, STR("\r\nA: 1\r\n\r\n\r\nB: 2\r\n\r\n"), 0, 0, 0, NULL},
+     {"GET", "/", "h", NULL, STR("\r\nA: 1\r\n\r\n\r\nB: 2\r\n\r\n"), 0, 0, 0,
+      NULL, NULL, NULL, NULL, 0},
      "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n"},
     {"extra_only_empty_lines",
-     {"GET", "/", "h", NULL, STR("\r\n\r\n"), 0, 0, 0, NULL},
+     {"GET", "/", "h", NULL, STR("\r\n\r\n"), 0, 0, 0, NULL, NULL, NULL, NULL,
+      0},
      "GET / HTTP/1.1\r\nHost: h\r\n\r\n"},
     {"extra_empty_length",
-     {"GET", "/", "h", NULL, "ignored", 0, 0, 0, 0, NULL},
+     {"GET", "/", "h", NULL, "ignored", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0},
      "GET / HTTP/1.1\r\nHost: h\r\n\r\n"},
     {"proxy_authorization_after_user_agent",
      {"GET", "http://h:81/x", "h:81", "ua", STR("X-A: a\r\n"), 0, 0, 0,
-      "Basic dTpw"},
+      "Basic dTpw", NULL, NULL, NULL, 0},
      "GET http://h:81/x HTTP/1.1\r\nHost: h:81\r\nUser-Agent: ua\r\n"
      "Proxy-Authorization: Basic dTpw\r\nX-A: a\r\n\r\n"},
     {"everything_in_order",
      {"OPTIONS", "*", "[::1]:8443", "agent", STR("X-A: a\r\nX-B: b\r\n"), 1, 5,
-      1, NULL},
+      1, NULL, NULL, NULL, NULL, 0},
      "OPTIONS * HTTP/1.1\r\nHost: [::1]:8443\r\nUser-Agent: agent\r\n"
      "X-A: a\r\nX-B: b\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"},
+    {"engine_fields_before_caller_lines",
+     {"POST", "/p", "h", "ua", STR("X-A: a\r\n"), 1, 7, 1, "Basic cDpx",
+      "Basic dTpw", "gzip, deflate", "a=1; b=2", 1},
+     "POST /p HTTP/1.1\r\nHost: h\r\nUser-Agent: ua\r\n"
+     "Proxy-Authorization: Basic cDpx\r\nAuthorization: Basic dTpw\r\n"
+     "Accept-Encoding: gzip, deflate\r\nCookie: a=1; b=2\r\nX-A: a\r\n"
+     "Content-Length: 7\r\nExpect: 100-continue\r\nConnection: close\r\n"
+     "\r\n"},
 };
 
 static void check_write(const write_case *tc) {
@@ -120,8 +135,13 @@ static void writes_request_heads_byte_exact(void **state) {
 /* What the writer emits for extra lines is what the validator accepted. */
 static void validated_extra_lines_round_trip(void **state) {
   static const char extra[] = "X-A: 1\r\n\r\nX-B:\tb c \r\n";
-  ah__h1_request req = {"GET", "/", "h", NULL, extra, sizeof extra - 1,
-                        0,     0,   0, NULL};
+  ah__h1_request req;
+  memset(&req, 0, sizeof req);
+  req.method = "GET";
+  req.target = "/";
+  req.host = "h";
+  req.extra = extra;
+  req.extra_len = sizeof extra - 1;
   static const char want[] =
       "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B:\tb c \r\n\r\n";
   char buf[128];

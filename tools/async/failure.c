@@ -58,6 +58,10 @@ int failure_exit_code_for(int code) {
   case AH_ERR_TIMEOUT:
     return ASYNC_EXIT_NETWORK;
   case AH_ERR_PROTOCOL:
+  case AH_ERR_TOO_MANY_REDIRECTS:
+  case AH_ERR_REDIRECT_REFUSED:
+  case AH_ERR_REDIRECT_NEEDS_BODY:
+  case AH_ERR_DECODING:
     return ASYNC_EXIT_PROTOCOL;
   case AH_ERR_TLS_UNKNOWN_CA:
   case AH_ERR_TLS_CERT_DATE_INVALID:

@@ -81,6 +81,13 @@ input_read_result input_file_read(input_file *in, void *buf, size_t cap,
   return INPUT_READ_DATA;
 }
 
+int input_file_rewind(input_file *in) {
+  if (lseek(in->fd, 0, SEEK_SET) < 0)
+    return errno;
+  in->sent = 0;
+  return 0;
+}
+
 void input_file_close(input_file *in) {
   if (in->fd >= 0) {
     close(in->fd);

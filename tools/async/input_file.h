@@ -32,6 +32,10 @@ typedef enum input_read_result {
 input_read_result input_file_read(input_file *in, void *buf, size_t cap,
                                   size_t *got, int *err);
 
+/* Starts reading from the beginning again (to send the file once more,
+ * after a 307 or 308). Returns 0 or an errno value. */
+int input_file_rewind(input_file *in);
+
 void input_file_close(input_file *in);
 
 #endif

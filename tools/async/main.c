@@ -80,6 +80,30 @@ static int check_readable(const char *path, bool want_dir) {
 }
 
 /*
+ * -c's folder must take a new file: found out now, not after the transfer
+ * (the jar is written through a temporary file beside it).
+ */
+static int check_cookie_jar(const async_options *opts) {
+  const char *path = opts->cookie_jar;
+  const char *cut;
+  char dir[4096];
+  if (path == NULL)
+    return ASYNC_EXIT_OK;
+  cut = strrchr(path, '/');
+  if (cut == NULL)
+    snprintf(dir, sizeof dir, ".");
+  else if (cut == path)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(cut - path), path);
+  if (access(dir, W_OK | X_OK) == 0)
+    return ASYNC_EXIT_OK;
+  fprintf(stderr, "async: cannot write cookie file '%s': %s\n", path,
+          strerror(errno));
+  return ASYNC_EXIT_LOCAL_FILE;
+}
+
+/*
  * The certificate files of -s, checked before anything is created or
  * sent, so that a mistyped name is a local file error rather than a
  * failed handshake. The library reads them itself when it connects.
@@ -188,6 +212,61 @@ static int configure_tls(ah_handle session, const async_options *opts) {
   return status;
 }
 
+/* Sets one uint32_t option on the session; prints why it was refused. */
+static int set_u32(ah_handle session, int option, uint32_t value,
+                   const char *what) {
+  int rc = ah_set_option(session, option, &value, sizeof value);
+  if (rc == AH_OK)
+    return ASYNC_EXIT_OK;
+  fprintf(stderr, "async: cannot set %s: %s\n", what, ah_strerror(rc));
+  return failure_exit_code_for(rc);
+}
+
+/*
+ * What the library does for us beyond one exchange: decoding, redirects,
+ * and the cookies of -b. A -b file that does not exist yet is no error
+ * (curl's rule, so that "-b jar -c jar" works on the first run).
+ */
+static int configure_http(ah_handle session, const async_options *opts) {
+  failure f = {false, 0, ""};
+  int status = set_u32(session, AH_OPTION_MAX_REDIRECTS, opts->max_redirects,
+                       "the redirect limit");
+  int rc;
+  if (status == ASYNC_EXIT_OK && opts->compressed)
+    status = set_u32(session, AH_OPTION_DECODING, 1, "decoding");
+  if (status != ASYNC_EXIT_OK || opts->cookie_file == NULL)
+    return status;
+  if (access(opts->cookie_file, F_OK) != 0 && errno == ENOENT) {
+    fprintf(stderr,
+            "async: note: cookie file '%s' does not exist; starting with "
+            "no cookies\n",
+            opts->cookie_file);
+    return ASYNC_EXIT_OK;
+  }
+  rc = ah_cookies_load(session, opts->cookie_file);
+  if (rc == AH_OK)
+    return ASYNC_EXIT_OK;
+  failure_set_library(&f, rc, session, "cannot read cookie file '%s'",
+                      opts->cookie_file);
+  failure_print(&f);
+  return ASYNC_EXIT_LOCAL_FILE;
+}
+
+/* -c: every cookie the session holds, saved once the transfer is over. */
+static int save_cookies(ah_handle session, const async_options *opts) {
+  failure f = {false, 0, ""};
+  int rc;
+  if (opts->cookie_jar == NULL)
+    return ASYNC_EXIT_OK;
+  rc = ah_cookies_save(session, opts->cookie_jar);
+  if (rc == AH_OK)
+    return ASYNC_EXIT_OK;
+  failure_set_library(&f, rc, session, "cannot write cookie file '%s'",
+                      opts->cookie_jar);
+  failure_print(&f);
+  return ASYNC_EXIT_LOCAL_FILE;
+}
+
 /*
  * Runs the transfer inside the session and closes its handles. Returns
  * true if it timed out (and was cancelled).
@@ -222,7 +301,8 @@ static int report_failure(transfer *t, bool timed_out) {
   return f->exit_code;
 }
 
-/* The end of a run: keep the body or throw it away, and say why. */
+/* The end of a run: keep the body or throw it away, and say why. "Done!"
+ * is the caller's to print, once nothing else can fail. */
 static int conclude(transfer *t, bool timed_out, output_file *output) {
   int err;
   if (timed_out || !transfer_succeeded(t)) {
@@ -235,7 +315,6 @@ static int conclude(transfer *t, bool timed_out, output_file *output) {
             strerror(err));
     return ASYNC_EXIT_LOCAL_FILE;
   }
-  printf("Done!\n");
   return ASYNC_EXIT_OK;
 }
 
@@ -245,8 +324,10 @@ static int run(const async_options *opts) {
   ah_handle session = NULL;
   bool timed_out;
   int status = check_tls_files(opts);
-  int err;
+  int saved, err;
 
+  if (status == ASYNC_EXIT_OK)
+    status = check_cookie_jar(opts);
   if (status != ASYNC_EXIT_OK)
     return status;
   status = open_local_files(opts, &files);
@@ -263,6 +344,8 @@ static int run(const async_options *opts) {
   if (status != ASYNC_EXIT_OK)
     goto done;
   status = configure_tls(session, opts);
+  if (status == ASYNC_EXIT_OK)
+    status = configure_http(session, opts);
   if (status != ASYNC_EXIT_OK) {
     ah_close_handle(session);
     goto done;
@@ -272,6 +355,11 @@ static int run(const async_options *opts) {
    * touches the files any more: settle the output now, before anything
    * else can go wrong. */
   status = conclude(t, timed_out, &files.output);
+  saved = save_cookies(session, opts);
+  if (status == ASYNC_EXIT_OK)
+    status = saved;
+  if (status == ASYNC_EXIT_OK)
+    printf("Done!\n");
   /* From a thread other than its own, closing the session waits until
    * every callback has been delivered: after this, nothing uses `t`. */
   ah_close_handle(session);

@@ -290,10 +290,42 @@ static bool parse_proxy(const char *text, async_options *opts) {
   return true;
 }
 
+/* -u USER[:PASSWORD]; the text is never echoed, as it holds a secret. */
+static bool parse_credentials(const char *text, async_options *opts) {
+  size_t len = strlen(text);
+  char *colon;
+  if (len == 0 || len >= sizeof opts->credentials || text[0] == ':' ||
+      strpbrk(text, "\r\n") != NULL) {
+    usage_error("invalid credentials for -u (expected USER[:PASSWORD])");
+    return false;
+  }
+  memcpy(opts->credentials, text, len + 1);
+  opts->user = opts->credentials;
+  colon = strchr(opts->credentials, ':');
+  if (colon != NULL) {
+    *colon = '\0';
+    opts->password = colon + 1;
+  }
+  return true;
+}
+
+static bool parse_max_redirects(const char *text, async_options *opts) {
+  uint32_t n = 0;
+  if (strcmp(text, "0") != 0 && !parse_positive(text, 1000u, &n)) {
+    usage_error("invalid count '%s' for --max-redirs (expected 0 to 1000)",
+                text);
+    return false;
+  }
+  opts->max_redirects = n;
+  return true;
+}
+
 /* The long switches that take a value. */
 static bool is_long_valued(const char *arg) {
   return strcmp(arg, "--cacert") == 0 || strcmp(arg, "--capath") == 0 ||
-         strcmp(arg, "--cert") == 0 || strcmp(arg, "--key") == 0;
+         strcmp(arg, "--cert") == 0 || strcmp(arg, "--key") == 0 ||
+         strcmp(arg, "--max-redirs") == 0 || strcmp(arg, "--cookie") == 0 ||
+         strcmp(arg, "--cookie-jar") == 0 || strcmp(arg, "--user") == 0;
 }
 
 static bool apply_long(const char *name, const char *value,
@@ -304,6 +336,14 @@ static bool apply_long(const char *name, const char *value,
     return parse_dir_name(value, name, &opts->ca_dir);
   if (strcmp(name, "--cert") == 0)
     return parse_file_name(value, name, &opts->client_cert);
+  if (strcmp(name, "--max-redirs") == 0)
+    return parse_max_redirects(value, opts);
+  if (strcmp(name, "--cookie") == 0)
+    return parse_file_name(value, name, &opts->cookie_file);
+  if (strcmp(name, "--cookie-jar") == 0)
+    return parse_file_name(value, name, &opts->cookie_jar);
+  if (strcmp(name, "--user") == 0)
+    return parse_credentials(value, opts);
   return parse_file_name(value, name, &opts->client_key);
 }
 
@@ -371,6 +411,12 @@ static bool apply_valued(char which, const char *name, const char *value,
     return parse_file_name(value, name, &opts->input_path);
   case 'p':
     return parse_proxy(value, opts);
+  case 'u':
+    return parse_credentials(value, opts);
+  case 'b':
+    return parse_file_name(value, name, &opts->cookie_file);
+  case 'c':
+    return parse_file_name(value, name, &opts->cookie_jar);
   case 't':
     if (!parse_positive(value, UINT32_MAX, &timeout)) {
       usage_error("invalid time-out '%s' for -t (expected a positive number "
@@ -412,6 +458,7 @@ options_outcome options_parse(int argc, char **argv, async_options *opts,
   opts->resource = ASYNC_DEFAULT_RESOURCE;
   opts->output_path = ASYNC_DEFAULT_OUTPUT;
   opts->timeout_ms = ASYNC_DEFAULT_TIMEOUT_MS;
+  opts->max_redirects = ASYNC_DEFAULT_MAX_REDIRECTS;
 
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
@@ -421,6 +468,14 @@ options_outcome options_parse(int argc, char **argv, async_options *opts,
       return OPTIONS_VERSION;
     if (strcmp(arg, "--insecure") == 0) {
       opts->insecure = true;
+      continue;
+    }
+    if (strcmp(arg, "--compressed") == 0) {
+      opts->compressed = true;
+      continue;
+    }
+    if (strcmp(arg, "--no-follow") == 0) {
+      opts->no_follow = true;
       continue;
     }
     if (is_long_valued(arg)) {
@@ -452,6 +507,9 @@ options_outcome options_parse(int argc, char **argv, async_options *opts,
       opts->insecure = true;
       break;
     case 'p':
+    case 'u':
+    case 'b':
+    case 'c':
     case 'm':
     case 'h':
     case 'o':
@@ -494,7 +552,9 @@ void options_print_usage(FILE *out) {
           "Usage: async [-m GET|POST] [-h HOST[:PORT]] [-o RESOURCE] [-s]\n"
           "             [-p PROXY[:PORT]] [-w FILE] [-r FILE] [-t MS] [-f]\n"
           "             [--cacert FILE] [--capath DIR] [--cert FILE]\n"
-          "             [--key FILE] [-k|--insecure]\n"
+          "             [--key FILE] [-k|--insecure] [-u USER[:PASSWORD]]\n"
+          "             [--compressed] [--no-follow] [--max-redirs N]\n"
+          "             [-b FILE] [-c FILE]\n"
           "       async --help | --version\n"
           "\n"
           "Fetches RESOURCE from HOST (or posts FILE to it) with the ahttp\n"
@@ -531,6 +591,25 @@ void options_print_usage(FILE *out) {
           "             with -s: accept the server's certificate even if it\n"
           "             is untrusted, expired or for another name (for\n"
           "             testing only; a warning is printed)\n"
+          "  -u, --user USER[:PASSWORD]\n"
+          "             Basic credentials for the server; they are sent\n"
+          "             to that server only, never to one a redirect\n"
+          "             leads to\n"
+          "  --compressed\n"
+          "             ask for a gzip or deflate body and write it\n"
+          "             decoded\n"
+          "  --no-follow\n"
+          "             do not follow redirects: write the 3xx response\n"
+          "             itself (redirects are followed by default)\n"
+          "  --max-redirs N\n"
+          "             follow at most N redirects (default: %u); one\n"
+          "             more is an error (exit 4)\n"
+          "  -b, --cookie FILE\n"
+          "             send the cookies of FILE (Netscape format, as\n"
+          "             curl -c writes it) where they match\n"
+          "  -c, --cookie-jar FILE\n"
+          "             save every cookie at the end into FILE (Netscape\n"
+          "             format), replacing it whole\n"
           "  --help     show this text\n"
           "  --version  show the versions of async and of the library\n"
           "\n"
@@ -539,7 +618,9 @@ void options_print_usage(FILE *out) {
           "  1  usage error\n"
           "  2  local file error (input, output or certificate file)\n"
           "  3  network error (name resolution, connection, reset, time-out)\n"
-          "  4  protocol error (the server's answer is not valid HTTP/1.1)\n"
+          "  4  protocol error (the server's answer is not valid HTTP/1.1,\n"
+          "     a redirect that cannot be followed or too many of them, a\n"
+          "     body that cannot be decoded)\n"
           "  5  the -t time limit passed; the request was cancelled\n"
           "  6  HTTP status >= 400 with -f\n"
           "  7  any other error of the library\n"
@@ -548,5 +629,5 @@ void options_print_usage(FILE *out) {
           "  9  the proxy refused: it would not open a tunnel, or asked for\n"
           "     credentials (407)\n",
           ASYNC_DEFAULT_HOST, ASYNC_DEFAULT_RESOURCE, ASYNC_DEFAULT_OUTPUT,
-          ASYNC_DEFAULT_TIMEOUT_MS);
+          ASYNC_DEFAULT_TIMEOUT_MS, ASYNC_DEFAULT_MAX_REDIRECTS);
 }

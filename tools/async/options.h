@@ -13,6 +13,7 @@
 #define ASYNC_DEFAULT_RESOURCE "/"
 #define ASYNC_DEFAULT_OUTPUT "response.htm"
 #define ASYNC_DEFAULT_TIMEOUT_MS 120000u
+#define ASYNC_DEFAULT_MAX_REDIRECTS 10u
 
 typedef enum async_method { ASYNC_METHOD_GET, ASYNC_METHOD_POST } async_method;
 
@@ -41,6 +42,16 @@ typedef struct async_options {
    * password is "***", is ever printed. */
   const char *proxy;
   char proxy_shown[512];
+  /* -u USER[:PASSWORD]: Basic credentials for the server (never printed). */
+  const char *user; /* NULL unless -u; points into credentials */
+  const char *password;
+  char credentials[512];
+  /* What WinInet does for the caller. */
+  bool compressed;         /* --compressed: ask for gzip/deflate, decode */
+  bool no_follow;          /* --no-follow: hand a 3xx over as it is */
+  uint32_t max_redirects;  /* --max-redirs N (default 10) */
+  const char *cookie_file; /* -b FILE: cookies to start with */
+  const char *cookie_jar;  /* -c FILE: where the cookies are saved */
 } async_options;
 
 typedef enum options_outcome {

@@ -128,9 +128,22 @@ static int format_detail(int status, const void *info, size_t info_len,
       return 0;
     return snprintf(out, cap, " (%" PRIu32 " Bytes)", number);
   case AH_STATUS_INTERMEDIATE_RESPONSE:
+  case AH_STATUS_COOKIE_SENT:
+  case AH_STATUS_COOKIE_RECEIVED:
     if (!info_u32(info, info_len, &number))
       return 0;
     return snprintf(out, cap, " (%" PRIu32 ")", number);
+  case AH_STATUS_COOKIE_HISTORY: {
+    ah_cookie_history h;
+    if (info == NULL || info_len < sizeof h)
+      return 0;
+    memcpy(&h, info, sizeof h);
+    /* The sample prints one line per flag that is set. */
+    return snprintf(out, cap, "%s%s%s%s", h.accepted ? "\nCookie Accepted" : "",
+                    h.leashed ? "\nCookie Leashed" : "",
+                    h.downgraded ? "\nCookie Downgraded" : "",
+                    h.rejected ? "\nCookie Rejected" : "");
+  }
   case AH_STATUS_HANDLE_CREATED:
     if (info == NULL || info_len < sizeof result)
       return snprintf(out, cap, " created");

@@ -22,7 +22,7 @@ void trace_status(ah_handle handle, int status, const void *info,
 /* Prints the response's status line ("HTTP/1.1 200 OK"). */
 void trace_status_line(const char *version, uint32_t code, const char *reason);
 
-/* Prints a progress note such as "Waiting for ah_read to complete". */
+/* Prints a progress note such as "Waiting for ah_read_ex to complete". */
 void trace_note(const char *text);
 
 #endif

@@ -372,9 +372,12 @@ def encode(events):
 GET_ORDER = re.compile(
     r"CCP?RrNnSs+(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
 # A POST may report its body going out in several writes (each maybe with
-# its own SENDING_REQUEST and REQUEST_COMPLETE) before the response.
+# its own SENDING_REQUEST and REQUEST_COMPLETE) before the response. One of
+# 1 MiB or more sends "Expect: 100-continue" and may see the 100 (I) come
+# in after its head.
 POST_ORDER = re.compile(
-    r"CCP?RrNnS[SsQ]*s[SsQ]*(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
+    r"CCP?RrNnS[SsQ]*s(?:(?:V?v)+I)?[SsQ]*(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*"
+    r"X(?:X|Kk)*")
 # A failed connect: the attempt, REQUEST_COMPLETE with the error, closings.
 REFUSED_ORDER = re.compile(r"CCP?RrN(?:Kk)?QX(?:X|Kk)*")
 # The same over HTTPS: the TLS handshake starts (H) and is done (h) right
@@ -382,7 +385,8 @@ REFUSED_ORDER = re.compile(r"CCP?RrN(?:Kk)?QX(?:X|Kk)*")
 TLS_GET_ORDER = re.compile(
     r"CCP?RrNnHhSs+(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
 TLS_POST_ORDER = re.compile(
-    r"CCP?RrNnHhS[SsQ]*s[SsQ]*(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*X(?:X|Kk)*")
+    r"CCP?RrNnHhS[SsQ]*s(?:(?:V?v)+I)?[SsQ]*(?:V?v)+(?:Kk)?Q(?:[VvQ]|Kk)*"
+    r"X(?:X|Kk)*")
 # A handshake that fails: started, never done, no request sent.
 TLS_REJECTED_ORDER = re.compile(r"CCP?RrNnH(?:Kk)?Q(?:Kk)?X(?:X|Kk)*")
 
@@ -613,3 +617,199 @@ class CliTestCase(unittest.TestCase):
             self.assertDirIs(before, result)
             results.append(result)
         return results
+
+
+# ---- issue 5: redirects, cookies, authentication, decoding, 1xx ----
+# (Helpers for test_cli_redirect, _cookies, _auth, _decoding, _expect.)
+
+import base64  # noqa: E402
+import gzip  # noqa: E402
+import urllib.parse  # noqa: E402
+import zlib  # noqa: E402
+
+
+def q(text):
+    """`text` percent-encoded for a query parameter value (nothing kept)."""
+    return urllib.parse.quote(text, safe="")
+
+
+def text_body(n):
+    """What the server's /gzip/<n> and /deflate/<n> encode by default
+    (content=text): numbered lines "%08d the quick brown fox jumps over the
+    lazy dog\\n", cut to n bytes (tests/server/README.md). Written here
+    again so that a change of the server's text shows up as a failure."""
+    parts = []
+    size = 0
+    line = 0
+    while size < n:
+        piece = b"%08d the quick brown fox jumps over the lazy dog\n" % line
+        parts.append(piece)
+        size += len(piece)
+        line += 1
+    return b"".join(parts)[:n]
+
+
+def encoded(data, fmt, level=6):
+    """`data` encoded as the server encodes it: gzip (mtime 0), zlib, or
+    raw deflate."""
+    if fmt == "gzip":
+        return gzip.compress(data, compresslevel=level, mtime=0)
+    if fmt == "zlib":
+        return zlib.compress(data, level)
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return comp.compress(data) + comp.flush()
+
+
+def basic_credentials(user, password):
+    """The Authorization value RFC 7617 makes of USER:PASSWORD (UTF-8)."""
+    pair = ("%s:%s" % (user, password)).encode("utf-8")
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+class LoggedRequest:
+    """One line of the server's FILE.headers: the connection id, method,
+    target and every header field (lowercased names) in order."""
+
+    def __init__(self, line):
+        parts = line.split("\t")
+        head = parts[0].split(" ", 2)
+        self.conn = head[0]
+        self.method = head[1] if len(head) > 1 else "-"
+        self.target = head[2] if len(head) > 2 else "-"
+        self.fields = []
+        for part in parts[1:]:
+            name, _, value = part.partition(": ")
+            self.fields.append((name, value))
+        self.line = line
+
+    def values(self, name):
+        return [v for k, v in self.fields if k == name.lower()]
+
+    def __repr__(self):
+        return repr(self.line)
+
+
+def header_log(server):
+    """Every request the server logged with its header fields, in order."""
+    try:
+        with open(server.log_path + ".headers", errors="replace") as log:
+            return [LoggedRequest(l) for l in log.read().splitlines()]
+    except FileNotFoundError:
+        return []
+
+
+def status_texts(result):
+    """The status names of async's trace, in order ("Redirect (url)" ...)."""
+    return [e.text for e in parse_trace(result.stderr)]
+
+
+COOKIE_VERDICTS = ("Cookie Accepted", "Cookie Leashed", "Cookie Downgraded",
+                   "Cookie Rejected")
+
+
+def cookie_histories(stderr):
+    """For each "Cookie History" status line, the verdict lines the trace
+    prints right after it (e.g. ["Cookie Accepted"])."""
+    lines = stderr.splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        if not line.endswith("\tStatus: Cookie History"):
+            continue
+        verdicts = []
+        for after in lines[index + 1:]:
+            if after not in COOKIE_VERDICTS:
+                break
+            verdicts.append(after)
+        found.append(verdicts)
+    return found
+
+
+def inspect_answer(data):
+    """The body /inspect (and /chain/0, /expect/100) answers, as a dict of
+    lists: {"method": ["GET"], "cookie": [...], ...}."""
+    answer = {}
+    for line in data.decode("iso-8859-1").splitlines():
+        key, _, value = line.partition(" ")
+        answer.setdefault(key, []).append(value)
+    return answer
+
+
+def check_handle_pairs(events):
+    """check_handles for a run that may open more than one pair of handles
+    (a POST sent again after a 307 or 308 opens a connect and a request
+    handle for the new URL): handles are created in pairs (connect, then
+    request); each gets exactly one HANDLE_CLOSING, the request's before
+    its connect's; nothing is reported for a handle after its closing; the
+    last request's closing is followed by closings only. Returns the
+    [(connect, request)] pairs."""
+    codes = encode(events)
+    created = [e.arg for e in events if e.code == "C"]
+    if not created or len(created) % 2:
+        raise AssertionError("HANDLE_CREATED not in pairs: %s" % created)
+    pairs = list(zip(created[0::2], created[1::2]))
+    closing_at = {}
+    for index, event in enumerate(events):
+        if event.handle in closing_at:
+            raise AssertionError("status after HANDLE_CLOSING of %s: %r (%s)"
+                                 % (event.handle, event, codes))
+        if event.code == "X":
+            closing_at[event.handle] = index
+    for connect, request in pairs:
+        for handle in (connect, request):
+            if handle not in closing_at:
+                raise AssertionError("no HANDLE_CLOSING for %s: %s"
+                                     % (handle, codes))
+        if closing_at[request] > closing_at[connect]:
+            raise AssertionError("connect handle %s closed before its "
+                                 "request %s: %s" % (connect, request, codes))
+    for event in events[closing_at[pairs[-1][1]] + 1:]:
+        if event.code not in "XKk":
+            raise AssertionError("%r after the last request's HANDLE_CLOSING"
+                                 " (%s)" % (event, codes))
+    return pairs
+
+
+class FeatureTestCase(CliTestCase):
+    """CliTestCase with the header log of each server this class started
+    (the main one and those of other_server), read per test."""
+
+    _others = None
+
+    @classmethod
+    def other_server(cls, name="other", args=()):
+        """A second scripted server (on its own port, so another origin),
+        started the first time a test asks for `name`."""
+        if cls._others is None:
+            cls._others = {}
+        if name not in cls._others:
+            cls._others[name] = cls.start_extra_server(args)
+        return cls._others[name]
+
+    def setUp(self):
+        super().setUp()
+        self._header_marks = {}
+        for server in [self.server] + list((self._others or {}).values()):
+            self._header_marks[id(server)] = len(header_log(server))
+
+    def requests(self, server=None):
+        """The requests `server` (default: the main one) logged with their
+        headers since this test started."""
+        server = server or self.server
+        return header_log(server)[self._header_marks.get(id(server), 0):]
+
+    def run_ok(self, *args, timeout=DEFAULT_RUN_TIMEOUT):
+        """Runs async, asserts success and the handle rules of the trace."""
+        result = self.run_async(*args, timeout=timeout)
+        self.assertSucceeded(result)
+        try:
+            check_handle_pairs(parse_trace(result.stderr))
+        except AssertionError as err:
+            self.fail("%s%s" % (err, result.describe()))
+        return result
+
+    def assertNoSecret(self, result, secret):
+        for name, text in (("stdout", result.stdout),
+                           ("stderr", result.stderr)):
+            if secret in text:
+                self.fail("%r printed on %s%s" % (secret, name,
+                                                  result.describe()))
