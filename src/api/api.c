@@ -82,12 +82,12 @@ static int do_cookie_file(ah__call *c, ah__object *obj) {
     return AH_ERR_INCORRECT_HANDLE_TYPE;
   if (s->jar == NULL && ah__cookie_jar_new(&s->jar) != AH_OK)
     return AH_ERR_NO_MEMORY;
-  obj->detail[0] = '\0';
-  rc = c->i1 ? ah__cookie_jar_save(s->jar, c->s1, now, obj->detail,
-                                   sizeof obj->detail)
-             : ah__cookie_jar_load(s->jar, c->s1, now, obj->detail,
-                                   sizeof obj->detail);
-  obj->error = rc;
+  s->detail[0] = '\0';
+  rc = c->i1 ? ah__cookie_jar_save(s->jar, c->s1, now, s->detail,
+                                   sizeof s->detail)
+             : ah__cookie_jar_load(s->jar, c->s1, now, s->detail,
+                                   sizeof s->detail);
+  s->error = rc;
   return rc;
 }
 
@@ -542,8 +542,15 @@ int ah_get_option(ah_handle handle, int option, void *value, size_t *size) {
 
 static int do_last_error(ah__call *c, ah__object *obj) {
   ah__request *r = request_of(obj);
-  const char *text = r != NULL ? r->detail : obj->detail;
-  int code = r != NULL ? r->error : obj->error;
+  const char *text = "";
+  int code = AH_OK;
+  if (r != NULL) {
+    text = r->detail;
+    code = r->error;
+  } else if (obj->type == AH_HANDLE_TYPE_SESSION) {
+    text = obj->session->detail;
+    code = obj->session->error;
+  }
   if (c->ptr != NULL && c->n1 > 0)
     snprintf(c->ptr, c->n1, "%s", text);
   return code;

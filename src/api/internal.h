@@ -59,8 +59,6 @@ struct ah__object {
   ah__options opts;
   int closing;      /* the handle is invalid; teardown has begun */
   int closing_sent; /* HANDLE_CLOSING is queued: nothing may follow it */
-  int error;
-  char detail[256];
 };
 
 typedef struct ah__connect {
@@ -77,7 +75,15 @@ typedef struct ah__request_object {
   ah__call *sync_call; /* a blocked caller of a synchronous session */
 } ah__request_object;
 
-/* One queued status callback. Text info is copied inline. */
+/*
+ * One queued status callback. Its info is a copy: inline when it fits
+ * (every fixed-size info does, and short text), else in a block of its
+ * own that delivery frees. Slots stay small because the queue keeps
+ * EVENTS_PER_OBJECT of them for every live handle: with text inline a
+ * burst of a few hundred handles grew it past glibc's mmap threshold,
+ * and freeing that block raised the process's trim threshold for good.
+ */
+#define AH__EVENT_INLINE 24
 typedef struct ah__event {
   ah__object *obj;
   int status;
@@ -85,10 +91,9 @@ typedef struct ah__event {
   size_t len;
   ah__call *sync_call; /* set: wake this caller instead of a callback */
   union {
-    uint32_t u32;
     ah_async_result result;
-    ah_handle handle;
-    char text[256];
+    unsigned char bytes[AH__EVENT_INLINE]; /* len <= AH__EVENT_INLINE */
+    char *copy;                            /* longer: owned */
   } info;
 } ah__event;
 
@@ -129,6 +134,10 @@ struct ah__session {
   struct tls_ctx_entry *tls_ctxs;
 
   ah__cookie_jar *jar; /* the session's cookies (RFC 6265) */
+  /* The last failure of a session call (ah_last_error_detail); a
+   * request keeps its own, connect handles have none. */
+  int error;
+  char detail[256];
 };
 
 typedef struct tls_ctx_entry {

@@ -23,6 +23,7 @@
 static _Thread_local ah__session *current_session;
 
 static void free_environment(ah__session *s);
+static void free_event_info(ah__event *ev);
 
 int ah__on_io_thread(const ah__session *s) { return current_session == s; }
 
@@ -33,6 +34,10 @@ void ah__session_unref(ah__session *s) {
   pthread_cond_destroy(&s->cond);
   ah__options_free(&s->base.opts);
   free_environment(s);
+  /* Nothing is queued once the session's HANDLE_CLOSING went out, but a
+   * session that never ran its loop may still hold events. */
+  for (size_t i = 0; i < s->ev_count; i++)
+    free_event_info(&s->events[(s->ev_head + i) % s->ev_cap]);
   ah__free(s->events);
   ah__free(s);
 }
@@ -50,8 +55,24 @@ int ah__wants(const ah__object *obj, int status) {
 static void on_idle(uv_idle_t *idle);
 static void shrink_events(ah__session *s);
 
+static const void *event_info(const ah__event *ev) {
+  if (!ev->has_info)
+    return NULL;
+  return ev->len > AH__EVENT_INLINE ? (const void *)ev->info.copy
+                                    : (const void *)ev->info.bytes;
+}
+
+static void free_event_info(ah__event *ev) {
+  if (ev->has_info && ev->len > AH__EVENT_INLINE)
+    ah__free(ev->info.copy);
+}
+
 /* One HANDLE_CLOSING, one completion, and one HANDLE_CREATED. */
 #define EVENTS_PER_OBJECT 3
+
+/* The most info bytes an event keeps: longer text is cut and still ends
+ * in NUL (AH_STATUS_REDIRECT documents the cut at 255 bytes). */
+#define EVENT_INFO_MAX 256
 
 static int grow_events(ah__session *s, size_t need) {
   size_t cap = s->ev_cap == 0 ? 16 : s->ev_cap, i;
@@ -104,31 +125,52 @@ static ah__event *push_event(ah__session *s, int vital) {
   return &s->events[tail];
 }
 
+static int carries_text(int status) {
+  return status == AH_STATUS_RESOLVING_NAME ||
+         status == AH_STATUS_NAME_RESOLVED ||
+         status == AH_STATUS_CONNECTING_TO_SERVER ||
+         status == AH_STATUS_CONNECTED_TO_SERVER ||
+         status == AH_STATUS_CLOSING_CONNECTION ||
+         status == AH_STATUS_CONNECTION_CLOSED ||
+         status == AH_STATUS_REDIRECT || status == AH_STATUS_TLS_HANDSHAKE_DONE;
+}
+
+/* Vital events carry an ah_async_result or a handle: they never need a
+ * block of their own, so the reserve is all they need. */
+_Static_assert(sizeof(ah_async_result) <= AH__EVENT_INLINE &&
+                   sizeof(ah_handle) <= AH__EVENT_INLINE,
+               "vital info must fit inline");
+
 static void queue_event(ah__object *obj, int status, const void *info,
                         size_t len, ah__call *sync_call) {
   ah__session *s = obj->session;
   ah__event *ev;
+  char *copy = NULL;
+  size_t kept = len > EVENT_INFO_MAX ? EVENT_INFO_MAX : len;
   if (obj->closing_sent)
     return;
+  if (info != NULL && kept > AH__EVENT_INLINE) {
+    copy = ah__malloc(kept);
+    if (copy == NULL)
+      return; /* out of memory: a progress status is lost, nothing vital */
+  }
   ev = push_event(s, is_vital(status));
-  if (ev == NULL)
+  if (ev == NULL) {
+    ah__free(copy);
     return; /* out of memory: a progress status is lost, nothing vital */
+  }
   ev->obj = obj;
   ev->status = status;
   ev->sync_call = sync_call;
   ev->len = len;
   if (info != NULL && len > 0) {
-    if (len > sizeof ev->info)
-      len = ev->len = sizeof ev->info;
-    memcpy(&ev->info, info, len);
-    if (status == AH_STATUS_RESOLVING_NAME ||
-        status == AH_STATUS_NAME_RESOLVED ||
-        status == AH_STATUS_CONNECTING_TO_SERVER ||
-        status == AH_STATUS_CONNECTED_TO_SERVER ||
-        status == AH_STATUS_CLOSING_CONNECTION ||
-        status == AH_STATUS_CONNECTION_CLOSED || status == AH_STATUS_REDIRECT ||
-        status == AH_STATUS_TLS_HANDSHAKE_DONE)
-      ev->info.text[sizeof ev->info.text - 1] = '\0';
+    unsigned char *to = copy != NULL ? (unsigned char *)copy : ev->info.bytes;
+    ev->len = kept;
+    memcpy(to, info, kept);
+    if (carries_text(status))
+      to[kept - 1] = '\0'; /* a cut text still ends */
+    if (copy != NULL)
+      ev->info.copy = copy;
     ev->has_info = 1;
   }
   if (status == AH_STATUS_HANDLE_CLOSING)
@@ -192,9 +234,8 @@ static void deliver(ah__session *s) {
       continue;
     }
     if (obj->cb != NULL)
-      obj->cb(obj->handle, ev.status,
-              ev.has_info ? (const void *)&ev.info : NULL, ev.len,
-              obj->context);
+      obj->cb(obj->handle, ev.status, event_info(&ev), ev.len, obj->context);
+    free_event_info(&ev);
     if (ev.status == AH_STATUS_HANDLE_CLOSING) {
       if (obj->type == AH_HANDLE_TYPE_SESSION) {
         begin_shutdown(s);

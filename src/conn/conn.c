@@ -804,8 +804,15 @@ static void deliver_plaintext(ah__conn *c) {
   c->refs++;
   while (c->reading && c->ops != NULL && !c->idle && c->state == OPEN) {
     c->ops->alloc(c->owner, &buf, &len);
-    if (buf == NULL || len == 0)
+    if (buf == NULL || len == 0) {
+      /* The owner had no buffer to give (out of memory): say so, as the
+       * plain path does, rather than wait for bytes nobody will take. */
+      ah__conn_read_stop(c);
+      snprintf(c->detail, sizeof c->detail, "no buffer to receive from %s",
+               c->peer);
+      c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, c->detail);
       break;
+    }
     rc = ah__tls_read(c->tls, buf, len, &got, c->detail, sizeof c->detail);
     if (rc == AH_IO_PENDING && flush_tls(c, 0) != AH_OK) {
       rc = AH_ERR_NO_MEMORY;

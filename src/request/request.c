@@ -37,6 +37,7 @@ static const ah__conn_ops conn_ops;
 static void start_connection(ah__request *r, int fresh);
 static void pump(ah__request *r);
 static void finish_body(ah__request *r);
+static void drop_empty_staging(ah__request *r);
 static void parse_head(ah__request *r);
 static void check_expect(ah__request *r);
 static int note_interim(ah__request *r, int status);
@@ -791,6 +792,14 @@ static void on_alloc(void *owner, char **buf, size_t *len) {
       r->rbuf = bigger;
       r->rcap = cap;
     }
+  } else if (r->rend == r->rcap && r->state == AH_REQ_BODY &&
+             r->rcap < r->read_buffer_size) {
+    /* Body bytes fill the head-sized buffer and the framing wants more. */
+    char *bigger = ah__realloc(r->rbuf, r->read_buffer_size);
+    if (bigger != NULL) {
+      r->rbuf = bigger;
+      r->rcap = r->read_buffer_size;
+    }
   }
   *buf = r->rbuf + r->rend;
   *len = r->rcap - r->rend;
@@ -941,6 +950,16 @@ static int keep_head(ah__request *r, size_t head_len) {
     return AH_ERR_NO_MEMORY;
   memcpy(r->resp_head, from, head_len);
   r->resp_head_len = head_len;
+  if (r->resp.num_headers < r->header_cap) {
+    /* Only the fields the head has are kept (a paused transfer's cost). */
+    size_t cap = r->resp.num_headers > 0 ? r->resp.num_headers : 1;
+    ah__h1_header *fit = ah__realloc(r->headers, cap * sizeof *fit);
+    if (fit != NULL) {
+      r->headers = fit;
+      r->header_cap = cap;
+      r->resp.headers = fit;
+    }
+  }
   rebase(&r->resp.reason, from, r->resp_head);
   for (i = 0; i < r->resp.num_headers; i++) {
     rebase(&r->resp.headers[i].name, from, r->resp_head);
@@ -1245,6 +1264,8 @@ static void parse_head(ah__request *r) {
   }
   if (r->body.framing == AH_H1_FRAMING_NONE)
     finish_body(r); /* nothing to read: the connection is free now */
+  else
+    drop_empty_staging(r);
   complete(r, AH_OK, 0);
 }
 
@@ -1282,12 +1303,25 @@ static int read_satisfied(const ah__request *r) {
   return r->ufill == r->ulen || (r->no_wait && r->ufill > 0);
 }
 
+/* An empty head-sized staging buffer is dropped: a transfer that waits
+ * for its next read holds no buffer, and reads of a known length go
+ * straight into the caller's buffer anyway. A grown one is kept, as a
+ * transfer that needs it needs it for every read. */
+static void drop_empty_staging(ah__request *r) {
+  if (r->rbuf != NULL && r->rstart == r->rend && r->rcap <= HEAD_BUFFER_SIZE) {
+    ah__free(r->rbuf);
+    r->rbuf = NULL;
+    r->rcap = r->rstart = r->rend = 0;
+  }
+}
+
 static void finish_read(ah__request *r) {
   size_t n = r->ufill;
   if (r->uout != NULL)
     *r->uout = n;
   if (r->conn != NULL)
     ah__conn_read_stop(r->conn);
+  drop_empty_staging(r);
   complete(r, AH_OK, n);
 }
 
@@ -1412,10 +1446,8 @@ static void pump(ah__request *r) {
       finish_read(r);
     return;
   }
-  if (ensure_rbuf(r) != AH_OK) {
-    fail(r, AH_ERR_NO_MEMORY, "cannot allocate a read buffer");
-    return;
-  }
+  /* The staging buffer, if one is needed, comes with the read (on_alloc):
+   * a read into the caller's buffer needs none. */
   if (ah__conn_read_start(r->conn, 1) != AH_OK)
     fail(r, AH_ERR_CONNECTION_ABORTED, "cannot read from the connection");
 }
@@ -1450,10 +1482,6 @@ int ah__request_read(ah__request *r, void *buf, size_t len, size_t *out,
       return r->error;
     *out = r->ufill;
     return AH_OK;
-  }
-  if (ensure_rbuf(r) != AH_OK) {
-    fail(r, AH_ERR_NO_MEMORY, "cannot allocate a read buffer");
-    return AH_ERR_NO_MEMORY;
   }
   if (ah__conn_read_start(r->conn, 1) != AH_OK) {
     fail(r, AH_ERR_CONNECTION_ABORTED, "cannot read from the connection");

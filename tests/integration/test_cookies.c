@@ -121,25 +121,6 @@ static void assert_cookie_trace(ah_handle handle, const char *want) {
     fail_msg("cookie statuses \"%s\", expected \"%s\"", got, want);
 }
 
-/* `in` percent-encoded for a query value. */
-static const char *pct(const char *in) {
-  static char bufs[4][2048];
-  static unsigned next;
-  char *out = bufs[next++ % 4];
-  size_t k = 0;
-  for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
-    if (k + 4 >= sizeof(bufs[0]))
-      fail_msg("pct: input too long");
-    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-        (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL)
-      out[k++] = (char)*p;
-    else
-      k += (size_t)snprintf(out + k, 4, "%%%02X", *p);
-  }
-  out[k] = '\0';
-  return out;
-}
-
 /*
  * GET /cookies/set with a Set-Cookie for each of the NULL-terminated
  * `cookies`, with request `flags`; returns the request, body read.
@@ -150,11 +131,9 @@ static ah_handle set_cookies(ah_handle connect, unsigned flags,
   for (size_t i = 0; cookies[i] != NULL; i++) {
     size_t used = strlen(target);
     snprintf(target + used, sizeof(target) - used, "%sc=%s", i ? "&" : "?",
-             pct(cookies[i]));
+             tu_pct(cookies[i]));
   }
-  ah_handle req = NULL;
-  assert_ah(ah_open_request(connect, "GET", target, flags, NULL, &req), AH_OK);
-  assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
+  ah_handle req = t_send_get(connect, target, flags, NULL);
   assert_int_equal(t_status_code(req), 200);
   char *body = t_read_text(req);
   assert_string_equal(body, "cookies set\n");
@@ -174,11 +153,7 @@ static void set_one(ah_handle connect, const char *cookie) {
  */
 static char *echo(ah_handle connect, const char *target, unsigned flags,
                   const char *headers, ah_handle *out) {
-  ah_handle req = NULL;
-  assert_ah(ah_open_request(connect, "GET", target, flags, NULL, &req), AH_OK);
-  assert_done(req,
-              ah_send_request(req, headers,
-                              headers != NULL ? strlen(headers) : 0, NULL, 0));
+  ah_handle req = t_send_get(connect, target, flags, headers);
   assert_int_equal(t_status_code(req), 200);
   char *body = t_read_text(req);
   if (out != NULL)
@@ -510,11 +485,10 @@ static void test_cookies_jar_is_per_session(void **state) {
   t_fixture f;
   setup(&f, AH_FLAG_ASYNC);
   set_one(f.connect, "mine=1; Path=/");
-  ah_handle session = NULL, connect = NULL;
+  ah_handle session = NULL;
   t_open_session(AH_FLAG_ASYNC, &session);
-  assert_ah(ah_connect(session, "127.0.0.1", f.server.port, NULL, NULL, 0, NULL,
-                       &connect),
-            AH_OK);
+  ah_handle connect =
+      t_connect(session, "127.0.0.1", f.server.port, NULL, NULL);
   assert_echo(connect, "/cookies/echo", "");
   assert_ah(ah_close_handle(session), AH_OK);
   assert_true(rec_wait_closing(session, 10000));
@@ -527,10 +501,8 @@ static void test_cookies_host_only_per_host(void **state) {
   (void)state;
   t_fixture f;
   setup(&f, AH_FLAG_ASYNC);
-  ah_handle local = NULL;
-  assert_ah(ah_connect(f.session, "localhost", f.server.port, NULL, NULL, 0,
-                       NULL, &local),
-            AH_OK);
+  ah_handle local =
+      t_connect(f.session, "localhost", f.server.port, NULL, NULL);
   /* Domain=localhost from localhost itself: a host-only cookie (5.3 step
      5, localhost being a public suffix by the "*" rule). */
   const char *list[] = {"l=1; Path=/; Domain=localhost", NULL};
@@ -553,7 +525,7 @@ static void test_cookies_set_on_302_sent_on_next_hop(void **state) {
   setup(&f, AH_FLAG_ASYNC);
   char target[512];
   snprintf(target, sizeof(target), "/redirect/302?to=%s&c=%s",
-           pct("/cookies/echo"), pct("hop=1; Path=/"));
+           tu_pct("/cookies/echo"), tu_pct("hop=1; Path=/"));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
@@ -584,9 +556,9 @@ static void test_cookies_replaced_along_a_chain(void **state) {
   set_one(f.connect, "v=0; Path=/");
   char inner[512], target[1024];
   snprintf(inner, sizeof(inner), "/redirect/307?to=%s&c=%s",
-           pct("/cookies/echo"), pct("v=2; Path=/"));
-  snprintf(target, sizeof(target), "/redirect/302?to=%s&c=%s", pct(inner),
-           pct("v=1; Path=/"));
+           tu_pct("/cookies/echo"), tu_pct("v=2; Path=/"));
+  snprintf(target, sizeof(target), "/redirect/302?to=%s&c=%s", tu_pct(inner),
+           tu_pct("v=1; Path=/"));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   char *body = t_read_text(req);
@@ -651,12 +623,11 @@ static void test_cookies_save_load_round_trip(void **state) {
   assert_non_null(strstr(line, "\tkeep\t2"));
   free(text);
 
-  ah_handle session = NULL, connect = NULL;
+  ah_handle session = NULL;
   t_open_session(AH_FLAG_ASYNC, &session);
   assert_ah(ah_cookies_load(session, j.path), AH_OK);
-  assert_ah(ah_connect(session, "127.0.0.1", f.server.port, NULL, NULL, 0, NULL,
-                       &connect),
-            AH_OK);
+  ah_handle connect =
+      t_connect(session, "127.0.0.1", f.server.port, NULL, NULL);
   assert_echo(connect, "/cookies/echo", "keep=2; sess=1; ho=3\n");
   ah_handle req = t_open_request(connect, "GET", "/inspect");
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));

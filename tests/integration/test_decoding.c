@@ -49,80 +49,15 @@ static void text_sha(size_t n, char hex[65]) {
   free(body);
 }
 
-/* ---- the header log ---- */
-
-static char *header_log(const ts_server *s, size_t min_lines) {
-  char path[256];
-  snprintf(path, sizeof(path), "%s.headers", s->log_path);
-  uint64_t deadline = tu_now_ms() + 5000;
-  for (;;) {
-    char *text = tu_read_file(path, NULL);
-    size_t lines = 0;
-    for (const char *p = text; p != NULL && *p != '\0'; p++)
-      lines += *p == '\n';
-    if ((text != NULL && lines >= min_lines) || tu_now_ms() >= deadline) {
-      if (text == NULL)
-        text = strdup("");
-      assert_non_null(text);
-      return text;
-    }
-    free(text);
-    tu_sleep_ms(10);
-  }
-}
-
-/*
- * The Accept-Encoding fields of the `nth` request of the header log: how
- * many, and the first one's value in `value`.
- */
-static int logged_accept_encoding(const ts_server *s, size_t nth, char *value,
-                                  size_t cap) {
-  char *log = header_log(s, nth + 1);
-  const char *line = log;
-  for (size_t i = 0; i < nth && line != NULL; i++) {
-    line = strchr(line, '\n');
-    if (line != NULL)
-      line++;
-  }
-  if (line == NULL || *line == '\0') {
-    free(log);
-    fail_msg("request #%zu is not in the header log", nth);
-    return 0;
-  }
-  const char *end = strchr(line, '\n');
-  int count = 0;
-  value[0] = '\0';
-  static const char field[] = "\taccept-encoding: ";
-  for (const char *p = strstr(line, field); p != NULL && p < end;
-       p = strstr(p + 1, field)) {
-    if (count++ == 0) {
-      const char *v = p + strlen(field);
-      size_t n = strcspn(v, "\t\n");
-      if (n >= cap)
-        n = cap - 1;
-      memcpy(value, v, n);
-      value[n] = '\0';
-    }
-  }
-  free(log);
-  return count;
-}
-
 /* ---- requests ---- */
-
-static void set_u32(ah_handle h, int option, uint32_t v) {
-  assert_ah(ah_set_option(h, option, &v, sizeof(v)), AH_OK);
-}
 
 /* A GET of `target`, AH_OPTION_DECODING = `decoding` on the request. */
 static ah_handle send_get(ah_handle connect, const char *target, int decoding,
                           const char *headers) {
   ah_handle req = t_open_request(connect, "GET", target);
   if (decoding)
-    set_u32(req, AH_OPTION_DECODING, 1);
-  assert_done(req,
-              ah_send_request(req, headers,
-                              headers != NULL ? strlen(headers) : 0, NULL, 0));
+    t_set_u32(req, AH_OPTION_DECODING, 1);
+  t_send(req, headers);
   assert_int_equal(t_status_code(req), 200);
   return req;
 }
@@ -160,7 +95,8 @@ static void decoded_case(const char *target, size_t size, size_t chunk,
     assert_string_equal(got, want);
   }
   char ae[128];
-  assert_int_equal(logged_accept_encoding(&f.server, 0, ae, sizeof(ae)), 1);
+  assert_int_equal(
+      t_logged_field(&f.server, NULL, 0, "accept-encoding", ae, sizeof(ae)), 1);
   assert_string_equal(ae, "gzip, deflate");
   t_close(req);
   t_teardown(&f);
@@ -461,7 +397,9 @@ static void raw_case(const char *target, int decoding, const char *headers) {
   t_close(req);
   if (!decoding && headers == NULL) {
     char ae[128];
-    assert_int_equal(logged_accept_encoding(&f.server, 0, ae, sizeof(ae)), 0);
+    assert_int_equal(
+        t_logged_field(&f.server, NULL, 0, "accept-encoding", ae, sizeof(ae)),
+        0);
   }
   t_teardown(&f);
 }
@@ -504,7 +442,8 @@ static void test_decoding_caller_accept_encoding_wins(void **state) {
   read_matches(req, 65536, 0, "X-Body-Sha256");
   t_close(req);
   char ae[128];
-  assert_int_equal(logged_accept_encoding(&f.server, 0, ae, sizeof(ae)), 1);
+  assert_int_equal(
+      t_logged_field(&f.server, NULL, 0, "accept-encoding", ae, sizeof(ae)), 1);
   assert_string_equal(ae, "gzip");
   t_teardown(&f);
 }
@@ -513,11 +452,7 @@ static void test_decoding_option_default_off(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
-  uint32_t v = 7;
-  size_t len = sizeof(v);
-  assert_ah(ah_get_option(f.session, AH_OPTION_DECODING, &v, &len), AH_OK);
-  assert_int_equal(len, sizeof(v));
-  assert_int_equal(v, 0);
+  assert_int_equal(t_get_u32(f.session, AH_OPTION_DECODING), 0);
   uint64_t wide = 1;
   assert_ah(ah_set_option(f.session, AH_OPTION_DECODING, &wide, sizeof(wide)),
             AH_ERR_INVALID_PARAMETER);
@@ -529,13 +464,11 @@ static void inherited_case(int on_session) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   if (on_session)
-    set_u32(f.session, AH_OPTION_DECODING, 1);
-  ah_handle connect = NULL;
-  assert_ah(ah_connect(f.session, "127.0.0.1", f.server.port, NULL, NULL, 0,
-                       NULL, &connect),
-            AH_OK);
+    t_set_u32(f.session, AH_OPTION_DECODING, 1);
+  ah_handle connect =
+      t_connect(f.session, "127.0.0.1", f.server.port, NULL, NULL);
   if (!on_session)
-    set_u32(connect, AH_OPTION_DECODING, 1);
+    t_set_u32(connect, AH_OPTION_DECODING, 1);
   ah_handle req = send_get(connect, "/deflate/20000", 0, NULL);
   read_matches(req, 65536, 0, "X-Body-Sha256");
   t_close(req);
@@ -558,13 +491,11 @@ static void test_decoding_option_off_on_request(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.session, AH_OPTION_DECODING, 1);
-  ah_handle connect = NULL;
-  assert_ah(ah_connect(f.session, "127.0.0.1", f.server.port, NULL, NULL, 0,
-                       NULL, &connect),
-            AH_OK);
+  t_set_u32(f.session, AH_OPTION_DECODING, 1);
+  ah_handle connect =
+      t_connect(f.session, "127.0.0.1", f.server.port, NULL, NULL);
   ah_handle req = t_open_request(connect, "GET", "/gzip/20000");
-  set_u32(req, AH_OPTION_DECODING, 0);
+  t_set_u32(req, AH_OPTION_DECODING, 0);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   read_matches(req, 65536, 0, "X-Encoded-Sha256");
   t_close(req);
@@ -609,7 +540,7 @@ static void test_decoding_head_has_no_body(void **state) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   ah_handle req = t_open_request(f.connect, "HEAD", "/gzip/10000");
-  set_u32(req, AH_OPTION_DECODING, 1);
+  t_set_u32(req, AH_OPTION_DECODING, 1);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
   char hex[65];
@@ -638,8 +569,6 @@ static void test_decoding_identity_body_untouched(void **state) {
   t_teardown(&f);
 }
 
-/* One entry a line: CMake reads the names from these lines. */
-/* clang-format off */
 /* ---- a real server: nginx with gzip on ---- */
 
 /* The file `name` in nginx's root: text (compressible) of `size` bytes. */
@@ -648,10 +577,7 @@ static void add_text_file(const ts_nginx *ngx, const char *name, size_t size,
   char path[512];
   unsigned char *body = text_body(size);
   snprintf(path, sizeof(path), "%s/%s", ngx->root, name);
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(body, 1, size, f), size);
-  assert_int_equal(fclose(f), 0);
+  assert_int_equal(tu_write_file(path, body, size), 0);
   tu_sha256_hex(body, size, hex);
   free(body);
 }
@@ -673,18 +599,15 @@ static void test_decoding_nginx_gzip_matches_the_file(void **state) {
     snprintf(name, sizeof(name), "text%zu.txt", i);
     add_text_file(&ngx, name, sizes[i], sha[i]);
   }
-  ah_handle session, connect;
+  ah_handle session;
   rec_reset();
   t_open_session(AH_FLAG_ASYNC, &session);
-  assert_ah(ah_connect(session, "127.0.0.1", ngx.port, NULL, NULL, 0, NULL,
-                       &connect),
-            AH_OK);
+  ah_handle connect = t_connect(session, "127.0.0.1", ngx.port, NULL, NULL);
   for (size_t i = 0; i < 3; i++) {
     uint64_t total = 0;
     snprintf(target, sizeof(target), "/gzip/text%zu.txt", i);
     ah_handle req = send_get(connect, target, 1, NULL);
-    assert_ah(t_header(req, "Content-Encoding", coding, sizeof(coding)),
-              AH_OK);
+    assert_ah(t_header(req, "Content-Encoding", coding, sizeof(coding)), AH_OK);
     assert_string_equal(coding, "gzip");
     assert_int_equal(t_reused(req), i == 0 ? 0 : 1);
     assert_ah(t_read_all(req, 65536, 0, hex, &total, NULL, NULL), AH_OK);
@@ -707,6 +630,8 @@ static void test_decoding_nginx_gzip_matches_the_file(void **state) {
   ts_nginx_stop(&ngx);
 }
 
+/* One entry a line: CMake reads the names from these lines. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_decoding_gzip_0_length),
     cmocka_unit_test(test_decoding_gzip_0_chunked),

@@ -24,23 +24,6 @@
 
 /* ---- helpers ---- */
 
-static void set_u32(ah_handle h, int option, uint32_t v) {
-  assert_ah(ah_set_option(h, option, &v, sizeof(v)), AH_OK);
-}
-
-static void set_u64(ah_handle h, int option, uint64_t v) {
-  assert_ah(ah_set_option(h, option, &v, sizeof(v)), AH_OK);
-}
-
-/* `size` bytes of the pattern with `seed`, and their SHA-256. */
-static unsigned char *make_body(size_t size, uint64_t seed, char hex[65]) {
-  unsigned char *body = malloc(size > 0 ? size : 1);
-  assert_non_null(body);
-  tu_fill(body, size, seed);
-  tu_sha256_hex(body, size, hex);
-  return body;
-}
-
 /* A header of the response as a string, asserting it is there. */
 static const char *header(ah_handle req, const char *name) {
   static char bufs[4][256];
@@ -98,66 +81,29 @@ static void sent_around_100(ah_handle req, uint64_t *before, uint64_t *after) {
   free(ev);
 }
 
-/* The header log line of the `nth` request carries Expect: 100-continue. */
+/* The `nth` request carried Expect: 100-continue (the header log). */
 static int logged_expect(const ts_server *s, size_t nth) {
-  char path[256];
-  snprintf(path, sizeof(path), "%s.headers", s->log_path);
-  char *log = NULL;
-  uint64_t deadline = tu_now_ms() + 5000;
-  for (;;) {
-    log = tu_read_file(path, NULL);
-    size_t lines = 0;
-    for (const char *p = log; p != NULL && *p != '\0'; p++)
-      lines += *p == '\n';
-    if ((log != NULL && lines > nth) || tu_now_ms() >= deadline)
-      break;
-    free(log);
-    tu_sleep_ms(10);
-  }
-  assert_non_null(log);
-  const char *line = log;
-  for (size_t i = 0; i < nth && line != NULL; i++) {
-    line = strchr(line, '\n');
-    if (line != NULL)
-      line++;
-  }
-  if (line == NULL || *line == '\0') {
-    free(log);
-    fail_msg("request #%zu is not in the header log", nth);
-    return 0;
-  }
-  const char *end = strchr(line, '\n');
-  const char *hit = strstr(line, "\texpect: 100-continue");
-  int found = hit != NULL && (end == NULL || hit < end);
-  free(log);
-  return found;
+  char value[64];
+  return t_logged_field(s, NULL, nth, "expect", value, sizeof(value)) > 0 &&
+         strcmp(value, "100-continue") == 0;
 }
 
 /* POST `size` bytes (seed 3) to `target` with ah_send_request. */
 static ah_handle post_whole(ah_handle connect, const char *target, size_t size,
                             char hex[65]) {
-  unsigned char *body = make_body(size, 3, hex);
+  unsigned char *body = tu_fill_new(size, 3, hex);
   ah_handle req = t_open_request(connect, "POST", target);
   assert_done(req, ah_send_request(req, NULL, 0, body, size));
   free(body);
   return req;
 }
 
-/* POST `size` bytes (seed 4) streamed in 64 KiB writes. */
+/* POST `size` bytes (t_stream_body, seed 4) streamed in 64 KiB writes. */
 static ah_handle post_streamed(ah_handle connect, const char *target,
                                size_t size, char hex[65]) {
-  unsigned char *body = make_body(size, 4, hex);
   ah_handle req = t_open_request(connect, "POST", target);
   assert_done(req, ah_send_request_ex(req, NULL, 0, size));
-  for (size_t off = 0; off < size;) {
-    size_t n = size - off < 65536 ? size - off : 65536;
-    size_t written = 0;
-    assert_done(req, ah_write(req, body + off, n, &written));
-    assert_int_equal(written, n);
-    off += n;
-  }
-  free(body);
-  assert_done(req, ah_end_request(req));
+  t_stream_body(req, size, 65536, 4, hex);
   return req;
 }
 
@@ -168,7 +114,7 @@ static void test_expect_100_then_body_send_request(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 30000);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 30000);
   char hex[65];
   uint64_t start = tu_now_ms();
   ah_handle req = post_whole(f.connect, "/expect/100", 2 * MIB, hex);
@@ -194,7 +140,7 @@ static void test_expect_100_then_body_streamed(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 30000);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 30000);
   char hex[65];
   ah_handle req = post_streamed(f.connect, "/expect/100", 3 * MIB + 5, hex);
   assert_int_equal(t_status_code(req), 200);
@@ -215,7 +161,7 @@ static void test_expect_100_sync_session(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, 0, 1);
-  set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 1000);
+  t_set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 1000);
   char hex[65];
   ah_handle req = post_whole(f.connect, "/expect/100", 5000, hex);
   assert_int_equal(t_status_code(req), 200);
@@ -231,7 +177,7 @@ static void test_expect_100_then_103_then_200(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 1);
+  t_set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 1);
   char hex[65];
   ah_handle req = post_whole(f.connect, "/expect/100?hints=1", 100000, hex);
   assert_int_equal(t_status_code(req), 200);
@@ -252,7 +198,7 @@ static void threshold_case(uint64_t threshold, size_t size, int expect) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   if (threshold != UINT64_MAX)
-    set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, threshold);
+    t_set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, threshold);
   char hex[65];
   ah_handle req = post_whole(f.connect, "/expect/100", size, hex);
   assert_int_equal(t_status_code(req), 200);
@@ -295,7 +241,7 @@ static void test_expect_streamed_below_threshold_no_expect(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 100001);
+  t_set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 100001);
   char hex[65];
   ah_handle req = post_streamed(f.connect, "/expect/100", 100000, hex);
   assert_received(req, hex, 100000);
@@ -312,9 +258,9 @@ static void test_expect_size_on_request(void **state) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char hex[65];
-  unsigned char *body = make_body(10, 5, hex);
+  unsigned char *body = tu_fill_new(10, 5, hex);
   ah_handle req = t_open_request(f.connect, "PUT", "/expect/100");
-  set_u64(req, AH_OPTION_EXPECT_CONTINUE_SIZE, 10);
+  t_set_u64(req, AH_OPTION_EXPECT_CONTINUE_SIZE, 10);
   assert_done(req, ah_send_request(req, NULL, 0, body, 10));
   free(body);
   assert_received(req, hex, 10);
@@ -328,20 +274,10 @@ static void test_expect_option_defaults(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
-  uint64_t size = 0;
-  size_t len = sizeof(size);
-  assert_ah(
-      ah_get_option(f.session, AH_OPTION_EXPECT_CONTINUE_SIZE, &size, &len),
-      AH_OK);
-  assert_int_equal(len, sizeof(size));
+  uint64_t size = t_get_u64(f.session, AH_OPTION_EXPECT_CONTINUE_SIZE);
   assert_int_equal(size, MIB);
-  uint32_t ms = 0;
-  len = sizeof(ms);
-  assert_ah(
-      ah_get_option(f.session, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, &ms, &len),
-      AH_OK);
-  assert_int_equal(len, sizeof(ms));
-  assert_int_equal(ms, 1000);
+  assert_int_equal(t_get_u32(f.session, AH_OPTION_EXPECT_CONTINUE_TIMEOUT),
+                   1000);
   uint32_t narrow = 5;
   assert_ah(ah_set_option(f.session, AH_OPTION_EXPECT_CONTINUE_SIZE, &narrow,
                           sizeof(narrow)),
@@ -366,7 +302,7 @@ static void test_expect_no_100_body_sent_after_timeout(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, LONG_EXPECT_MS);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, LONG_EXPECT_MS);
   char hex[65];
   uint64_t start = tu_now_ms();
   ah_handle req = post_whole(f.connect, "/expect/none", 2 * MIB, hex);
@@ -389,7 +325,7 @@ static void test_expect_no_100_streamed_completes(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, LONG_EXPECT_MS);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, LONG_EXPECT_MS);
   char hex[65];
   ah_handle req = post_streamed(f.connect, "/expect/none", 2 * MIB, hex);
   assert_int_equal(t_status_code(req), 200);
@@ -408,7 +344,7 @@ static void test_expect_none_below_threshold_no_wait(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 3000);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 3000);
   char hex[65];
   ah_handle req = post_whole(f.connect, "/expect/none", 100000, hex);
   assert_received(req, hex, 100000);
@@ -424,8 +360,8 @@ static void test_expect_late_100_after_timeout(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 200);
-  set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 1);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 200);
+  t_set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, 1);
   char hex[65];
   ah_handle req = post_whole(f.connect, "/expect/100?delay_ms=800", 50000, hex);
   assert_int_equal(t_status_code(req), 200);
@@ -441,7 +377,7 @@ static void test_expect_late_100_after_timeout(void **state) {
 static void reject_case(int code) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 20000);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 20000);
   char hex[65], target[64];
   snprintf(target, sizeof(target), "/expect/reject?code=%d&wait_ms=300", code);
   uint64_t start = tu_now_ms();
@@ -485,9 +421,9 @@ static void test_expect_reject_streamed(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 20000);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 20000);
   char hex[65];
-  unsigned char *body = make_body(65536, 6, hex);
+  unsigned char *body = tu_fill_new(65536, 6, hex);
   ah_handle req = t_open_request(f.connect, "POST", "/expect/reject?code=417");
   assert_done(req, ah_send_request_ex(req, NULL, 0, 2 * MIB));
   assert_ah(t_done(req, ah_write(req, body, 65536, NULL), NULL),
@@ -509,7 +445,7 @@ static void test_expect_reject_connection_not_reused(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 20000);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 20000);
   char hex[65];
   ah_handle req =
       post_whole(f.connect, "/expect/reject?code=417&keep=1", 2 * MIB, hex);
@@ -590,7 +526,7 @@ static void test_expect_with_307_redirect(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 30000);
+  t_set_u32(f.connect, AH_OPTION_EXPECT_CONTINUE_TIMEOUT, 30000);
   char hex[65];
   ah_handle req =
       post_whole(f.connect, "/redirect/307?to=%2Fexpect%2F100", 2 * MIB, hex);

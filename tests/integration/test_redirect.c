@@ -27,25 +27,6 @@
 
 /* ---- helpers ---- */
 
-/* `in` percent-encoded for a query value (unreserved bytes kept). */
-static const char *pct(const char *in) {
-  static char bufs[4][2048];
-  static unsigned next;
-  char *out = bufs[next++ % 4];
-  size_t k = 0;
-  for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
-    if (k + 4 >= sizeof(bufs[0]))
-      fail_msg("pct: input too long");
-    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-        (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL)
-      out[k++] = (char)*p;
-    else
-      k += (size_t)snprintf(out + k, 4, "%%%02X", *p);
-  }
-  out[k] = '\0';
-  return out;
-}
-
 /* "http://127.0.0.1:<port><path>" in a rotating static buffer. */
 static const char *url_of(const ts_server *s, const char *path) {
   static char bufs[4][2048];
@@ -54,104 +35,6 @@ static const char *url_of(const ts_server *s, const char *path) {
   snprintf(out, sizeof(bufs[0]), "http://127.0.0.1:%u%s", (unsigned)s->port,
            path);
   return out;
-}
-
-/* The server's header log (FILE.headers), once it has `min_lines`. */
-static char *header_log(const ts_server *s, size_t min_lines) {
-  char path[256];
-  snprintf(path, sizeof(path), "%s.headers", s->log_path);
-  uint64_t deadline = tu_now_ms() + 5000;
-  for (;;) {
-    char *text = tu_read_file(path, NULL);
-    size_t lines = 0;
-    for (const char *p = text; p != NULL && *p != '\0'; p++)
-      lines += *p == '\n';
-    if ((text != NULL && lines >= min_lines) || tu_now_ms() >= deadline) {
-      if (text == NULL)
-        text = strdup("");
-      assert_non_null(text);
-      return text;
-    }
-    free(text);
-    tu_sleep_ms(10);
-  }
-}
-
-/*
- * The `nth` (0-based) line of a header log whose request is exactly
- * `request` ("GET /inspect"), copied into `out`. 1 if found.
- */
-static int logged_request(const char *log, const char *request, size_t nth,
-                          char *out, size_t cap) {
-  size_t want = strlen(request);
-  for (const char *line = log; *line != '\0';) {
-    const char *end = strchr(line, '\n');
-    if (end == NULL)
-      end = line + strlen(line);
-    const char *sp = memchr(line, ' ', (size_t)(end - line));
-    if (sp != NULL) {
-      const char *req = sp + 1;
-      const char *tab = memchr(req, '\t', (size_t)(end - req));
-      size_t len = (size_t)((tab != NULL ? tab : end) - req);
-      if (len == want && strncmp(req, request, want) == 0 && nth-- == 0) {
-        size_t n = (size_t)(end - line);
-        if (n >= cap)
-          n = cap - 1;
-        memcpy(out, line, n);
-        out[n] = '\0';
-        return 1;
-      }
-    }
-    line = *end != '\0' ? end + 1 : end;
-  }
-  return 0;
-}
-
-/*
- * How many fields `name` (lowercase) a header log line has; the first
- * one's value goes to `value` (may be NULL).
- */
-static int logged_field(const char *line, const char *name, char *value,
-                        size_t cap) {
-  int count = 0;
-  size_t nlen = strlen(name);
-  for (const char *p = strchr(line, '\t'); p != NULL; p = strchr(p + 1, '\t')) {
-    if (strncmp(p + 1, name, nlen) == 0 && p[1 + nlen] == ':' &&
-        p[2 + nlen] == ' ') {
-      if (count == 0 && value != NULL) {
-        const char *v = p + 3 + nlen;
-        size_t n = strcspn(v, "\t\n");
-        if (n >= cap)
-          n = cap - 1;
-        memcpy(value, v, n);
-        value[n] = '\0';
-      }
-      count++;
-    }
-  }
-  return count;
-}
-
-/* Fails unless the request `request` reached `s` and carried `name` with
- * exactly `want` (or no such field at all when `want` is NULL). */
-static void assert_logged_field(const ts_server *s, const char *request,
-                                size_t nth, const char *name,
-                                const char *want) {
-  char *log = header_log(s, 1);
-  char line[8192], value[4096] = "";
-  int found = logged_request(log, request, nth, line, sizeof(line));
-  if (!found)
-    fprintf(stderr, "header log:\n%s", log);
-  free(log);
-  if (!found)
-    fail_msg("\"%s\" (#%zu) did not reach the server", request, nth);
-  int count = logged_field(line, name, value, sizeof(value));
-  if (want == NULL && count != 0)
-    fail_msg("\"%s\" carried %s: %s", request, name, value);
-  if (want != NULL && (count != 1 || strcmp(value, want) != 0))
-    fail_msg("\"%s\" carried %d %s field(s), the first \"%s\"; expected "
-             "one, \"%s\"",
-             request, count, name, value, want);
 }
 
 /*
@@ -207,14 +90,6 @@ static void assert_info_text(ah_handle req, int info, const char *want) {
   assert_string_equal(buf, want);
 }
 
-static ah_handle open_req(ah_handle connect, const char *method,
-                          const char *target, unsigned flags) {
-  ah_handle req = NULL;
-  assert_ah(ah_open_request(connect, method, target, flags, NULL, &req), AH_OK);
-  assert_non_null(req);
-  return req;
-}
-
 /* The error detail of a handle, which must name `code`. */
 static void assert_detail_has(ah_handle h, int code, const char *needle) {
   char detail[512] = "";
@@ -244,10 +119,6 @@ static const char *inspect_value(const char *body, const char *key) {
     line = *end != '\0' ? end + 1 : end;
   }
   return out;
-}
-
-static void set_u32(ah_handle h, int option, uint32_t v) {
-  assert_ah(ah_set_option(h, option, &v, sizeof(v)), AH_OK);
 }
 
 /* The REDIRECT texts of `req`, in order, joined by '\n'. */
@@ -338,11 +209,8 @@ static void body_chain_case(const char *method, int code, size_t size,
                             int keeps) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  unsigned char *data = malloc(size);
-  assert_non_null(data);
-  tu_fill(data, size, (uint64_t)code);
   char hex[65], target[64], len_text[32];
-  tu_sha256_hex(data, size, hex);
+  unsigned char *data = tu_fill_new(size, (uint64_t)code, hex);
   snprintf(target, sizeof(target), "/chain/2?code=%d", code);
   snprintf(len_text, sizeof(len_text), "%zu", size);
   ah_handle req = t_open_request(f.connect, method, target);
@@ -363,11 +231,11 @@ static void body_chain_case(const char *method, int code, size_t size,
   /* The body went with the first request, and again only if kept. */
   char request[64];
   snprintf(request, sizeof(request), "%s /chain/2?code=%d", method, code);
-  assert_logged_field(&f.server, request, 0, "content-length", len_text);
+  t_assert_logged_field(&f.server, request, 0, "content-length", len_text);
   for (int n = 1; n >= 0; n--) {
     snprintf(request, sizeof(request), "%s /chain/%d?code=%d", last, n, code);
-    assert_logged_field(&f.server, request, 0, "content-length",
-                        keeps ? len_text : NULL);
+    t_assert_logged_field(&f.server, request, 0, "content-length",
+                          keeps ? len_text : NULL);
   }
   free(data);
   t_close(req);
@@ -468,7 +336,7 @@ static void relative_case(const char *location, const char *final_target) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char target[1024];
-  snprintf(target, sizeof(target), "/redirect/302?to=%s", pct(location));
+  snprintf(target, sizeof(target), "/redirect/302?to=%s", tu_pct(location));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
@@ -532,7 +400,7 @@ static void test_redirect_location_network_path(void **state) {
   char location[128], target[512];
   snprintf(location, sizeof(location), "//127.0.0.1:%u/inspect?net=1",
            (unsigned)other.port);
-  snprintf(target, sizeof(target), "/redirect/302?to=%s", pct(location));
+  snprintf(target, sizeof(target), "/redirect/302?to=%s", tu_pct(location));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
@@ -556,7 +424,7 @@ static void test_redirect_relative_after_cross_server_hop(void **state) {
   /* A: /redirect/302 -> B /chain/2?code=302&style=relative -> 1 -> 0. */
   char target[512];
   snprintf(target, sizeof(target), "/redirect/302?to=%s",
-           pct(url_of(&other, "/chain/2?code=302&style=relative")));
+           tu_pct(url_of(&other, "/chain/2?code=302&style=relative")));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
@@ -589,10 +457,7 @@ static void test_redirect_location_absolute_url(void **state) {
 
 /* Streams `size` bytes (seed 11) to `target` and ends the request. */
 static int streamed_post(ah_handle req, size_t size, char hex[65]) {
-  unsigned char *data = malloc(size > 0 ? size : 1);
-  assert_non_null(data);
-  tu_fill(data, size, 11);
-  tu_sha256_hex(data, size, hex);
+  unsigned char *data = tu_fill_new(size, 11, hex);
   assert_done(req, ah_send_request_ex(req, NULL, 0, size));
   if (size > 0)
     assert_done(req, ah_write(req, data, size, NULL));
@@ -610,7 +475,7 @@ static void needs_body_case(int code) {
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char target[256], hex[65], code_text[8];
   snprintf(target, sizeof(target), "/redirect/%d?to=%s", code,
-           pct("/inspect?again=1"));
+           tu_pct("/inspect?again=1"));
   ah_handle req = t_open_request(f.connect, "POST", target);
   assert_ah(streamed_post(req, 5000, hex), AH_ERR_REDIRECT_NEEDS_BODY);
   assert_info_text(req, AH_INFO_REDIRECT_URL,
@@ -653,7 +518,7 @@ static void test_redirect_streamed_307_caller_resends(void **state) {
   assert_int_equal(ts_server_start(&other, 1), 0);
   char target[256], hex[65], again[65], url[512];
   snprintf(target, sizeof(target), "/redirect/307?to=%s",
-           pct(url_of(&other, "/inspect?second=1")));
+           tu_pct(url_of(&other, "/inspect?second=1")));
   ah_handle req = t_open_request(f.connect, "POST", target);
   assert_ah(streamed_post(req, 70000, hex), AH_ERR_REDIRECT_NEEDS_BODY);
   assert_ah(info_text(req, AH_INFO_REDIRECT_URL, url, sizeof(url)), AH_OK);
@@ -664,10 +529,7 @@ static void test_redirect_streamed_307_caller_resends(void **state) {
   assert_string_equal(parts.host, "127.0.0.1");
   assert_int_equal(parts.port, other.port);
   assert_string_equal(parts.target, "/inspect?second=1");
-  ah_handle connect = NULL;
-  assert_ah(ah_connect(f.session, parts.host, parts.port, NULL, NULL, 0, NULL,
-                       &connect),
-            AH_OK);
+  ah_handle connect = t_connect(f.session, parts.host, parts.port, NULL, NULL);
   req = t_open_request(connect, "POST", parts.target);
   ah_url_parts_free(&parts);
   assert_ah(streamed_post(req, 70000, again), AH_OK);
@@ -688,7 +550,7 @@ static void streamed_becomes_get_case(int code) {
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char target[256], hex[65];
   snprintf(target, sizeof(target), "/redirect/%d?to=%s", code,
-           pct("/inspect?after=1"));
+           tu_pct("/inspect?after=1"));
   ah_handle req = t_open_request(f.connect, "POST", target);
   assert_ah(streamed_post(req, 5000, hex), AH_OK);
   assert_int_equal(t_status_code(req), 200);
@@ -717,7 +579,7 @@ static void test_redirect_streamed_empty_post_307_followed(void **state) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char target[256], hex[65];
-  snprintf(target, sizeof(target), "/redirect/307?to=%s", pct("/inspect"));
+  snprintf(target, sizeof(target), "/redirect/307?to=%s", tu_pct("/inspect"));
   ah_handle req = t_open_request(f.connect, "POST", target);
   assert_ah(streamed_post(req, 0, hex), AH_OK);
   assert_int_equal(t_status_code(req), 200);
@@ -738,15 +600,10 @@ static void test_redirect_streamed_empty_post_307_followed(void **state) {
 static void early_307_case(uint64_t expect_size) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  assert_ah(ah_set_option(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE,
-                          &expect_size, sizeof(expect_size)),
-            AH_OK);
+  t_set_u64(f.connect, AH_OPTION_EXPECT_CONTINUE_SIZE, expect_size);
   size_t size = 4 * MIB;
-  unsigned char *data = malloc(size);
-  assert_non_null(data);
-  tu_fill(data, size, 21);
   char hex[65], len_text[32];
-  tu_sha256_hex(data, size, hex);
+  unsigned char *data = tu_fill_new(size, 21, hex);
   snprintf(len_text, sizeof(len_text), "%zu", size);
   ah_handle req =
       t_open_request(f.connect, "POST", "/redirect/307?to=%2Finspect&early=1");
@@ -818,9 +675,9 @@ static void test_redirect_no_auto_redirect_streamed_307(void **state) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char hex[65];
-  ah_handle req =
-      open_req(f.connect, "POST", "/redirect/307?to=%2Finspect%3Fnext%3D1",
-               AH_FLAG_NO_AUTO_REDIRECT);
+  ah_handle req = t_open_request_ex(f.connect, "POST",
+                                    "/redirect/307?to=%2Finspect%3Fnext%3D1",
+                                    AH_FLAG_NO_AUTO_REDIRECT);
   assert_ah(streamed_post(req, 3000, hex), AH_OK);
   assert_int_equal(t_status_code(req), 307);
   assert_info_text(req, AH_INFO_REDIRECT_URL,
@@ -838,8 +695,9 @@ static void test_redirect_no_auto_redirect_delivers_3xx(void **state) {
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char target[256];
   snprintf(target, sizeof(target), "/redirect/301?to=%s",
-           pct("../inspect?a=1"));
-  ah_handle req = open_req(f.connect, "GET", target, AH_FLAG_NO_AUTO_REDIRECT);
+           tu_pct("../inspect?a=1"));
+  ah_handle req =
+      t_open_request_ex(f.connect, "GET", target, AH_FLAG_NO_AUTO_REDIRECT);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 301);
   char location[256];
@@ -865,8 +723,8 @@ static void test_redirect_no_auto_redirect_connection_reused(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  ah_handle req = open_req(f.connect, "GET", "/redirect/302?to=%2Fx",
-                           AH_FLAG_NO_AUTO_REDIRECT);
+  ah_handle req = t_open_request_ex(f.connect, "GET", "/redirect/302?to=%2Fx",
+                                    AH_FLAG_NO_AUTO_REDIRECT);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 302);
   free(t_read_text(req));
@@ -939,16 +797,14 @@ static void max_case(int max, int where, int hops) {
   char target[64];
   snprintf(target, sizeof(target), "/chain/%d", hops);
   if (max >= 0 && where == 0)
-    set_u32(f.session, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
-  ah_handle connect = NULL;
-  assert_ah(ah_connect(f.session, "127.0.0.1", f.server.port, NULL, NULL, 0,
-                       NULL, &connect),
-            AH_OK);
+    t_set_u32(f.session, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
+  ah_handle connect =
+      t_connect(f.session, "127.0.0.1", f.server.port, NULL, NULL);
   if (max >= 0 && where == 1)
-    set_u32(connect, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
+    t_set_u32(connect, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
   ah_handle req = t_open_request(connect, "GET", target);
   if (max >= 0 && where == 2)
-    set_u32(req, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
+    t_set_u32(req, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
   int limit = max >= 0 ? max : 10;
   int rc = t_done(req, ah_send_request(req, NULL, 0, NULL, 0), NULL);
   if (hops <= limit) {
@@ -1021,11 +877,7 @@ static void test_redirect_max_option_default_is_10(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 0);
-  uint32_t v = 0;
-  size_t len = sizeof(v);
-  assert_ah(ah_get_option(f.session, AH_OPTION_MAX_REDIRECTS, &v, &len), AH_OK);
-  assert_int_equal(len, sizeof(v));
-  assert_int_equal(v, 10);
+  assert_int_equal(t_get_u32(f.session, AH_OPTION_MAX_REDIRECTS), 10);
   uint16_t small = 1;
   assert_ah(
       ah_set_option(f.session, AH_OPTION_MAX_REDIRECTS, &small, sizeof(small)),
@@ -1041,7 +893,7 @@ static void loop_case(int max, int code) {
   snprintf(target, sizeof(target), "/loop/a?code=%d", code);
   ah_handle req = t_open_request(f.connect, "GET", target);
   if (max >= 0)
-    set_u32(req, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
+    t_set_u32(req, AH_OPTION_MAX_REDIRECTS, (uint32_t)max);
   int limit = max >= 0 ? max : 10;
   assert_ah(t_done(req, ah_send_request(req, NULL, 0, NULL, 0), NULL),
             AH_ERR_TOO_MANY_REDIRECTS);
@@ -1071,7 +923,7 @@ static void refused_case(const char *location, const char *why) {
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
   char target[512];
-  snprintf(target, sizeof(target), "/redirect/302?to=%s", pct(location));
+  snprintf(target, sizeof(target), "/redirect/302?to=%s", tu_pct(location));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_ah(t_done(req, ah_send_request(req, NULL, 0, NULL, 0), NULL),
             AH_ERR_REDIRECT_REFUSED);
@@ -1121,22 +973,21 @@ static void test_redirect_same_origin_keeps_credentials(void **state) {
   (void)state;
   t_fixture f;
   t_setup(&f, AH_FLAG_ASYNC, 1);
-  ah_handle connect = NULL;
-  assert_ah(ah_connect(f.session, "127.0.0.1", f.server.port, "alice", "wonder",
-                       0, NULL, &connect),
-            AH_OK);
+  ah_handle connect =
+      t_connect(f.session, "127.0.0.1", f.server.port, "alice", "wonder");
   char target[256];
   snprintf(target, sizeof(target), "/redirect/302?to=%s",
-           pct(url_of(&f.server, "/inspect?same=1")));
+           tu_pct(url_of(&f.server, "/inspect?same=1")));
   ah_handle req = t_open_request(connect, "GET", target);
   static const char hdr[] = "Cookie: mine=1\r\nX-Keep: yes\r\n";
   assert_done(req, ah_send_request(req, hdr, strlen(hdr), NULL, 0));
   assert_int_equal(t_status_code(req), 200);
   free(t_read_text(req));
-  assert_logged_field(&f.server, "GET /inspect?same=1", 0, "authorization",
-                      "Basic YWxpY2U6d29uZGVy");
-  assert_logged_field(&f.server, "GET /inspect?same=1", 0, "cookie", "mine=1");
-  assert_logged_field(&f.server, "GET /inspect?same=1", 0, "x-keep", "yes");
+  t_assert_logged_field(&f.server, "GET /inspect?same=1", 0, "authorization",
+                        "Basic YWxpY2U6d29uZGVy");
+  t_assert_logged_field(&f.server, "GET /inspect?same=1", 0, "cookie",
+                        "mine=1");
+  t_assert_logged_field(&f.server, "GET /inspect?same=1", 0, "x-keep", "yes");
   t_close(req);
   t_close(connect);
   t_teardown(&f);
@@ -1152,22 +1003,21 @@ static void test_redirect_cross_origin_strips_basic_auth(void **state) {
   t_setup(&f, AH_FLAG_ASYNC, 1);
   ts_server other;
   assert_int_equal(ts_server_start(&other, 1), 0);
-  ah_handle connect = NULL;
-  assert_ah(ah_connect(f.session, "127.0.0.1", f.server.port, "alice", "wonder",
-                       0, NULL, &connect),
-            AH_OK);
+  ah_handle connect =
+      t_connect(f.session, "127.0.0.1", f.server.port, "alice", "wonder");
   char target[256];
   snprintf(target, sizeof(target), "/redirect/302?to=%s",
-           pct(url_of(&other, "/inspect?cross=1")));
+           tu_pct(url_of(&other, "/inspect?cross=1")));
   ah_handle req = t_open_request(connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
   free(t_read_text(req));
   char first[300];
   snprintf(first, sizeof(first), "GET %s", target);
-  assert_logged_field(&f.server, first, 0, "authorization",
-                      "Basic YWxpY2U6d29uZGVy");
-  assert_logged_field(&other, "GET /inspect?cross=1", 0, "authorization", NULL);
+  t_assert_logged_field(&f.server, first, 0, "authorization",
+                        "Basic YWxpY2U6d29uZGVy");
+  t_assert_logged_field(&other, "GET /inspect?cross=1", 0, "authorization",
+                        NULL);
   t_close(req);
   t_close(connect);
   t_teardown(&f);
@@ -1186,7 +1036,7 @@ static void test_redirect_cross_origin_strips_caller_lines(void **state) {
   assert_int_equal(ts_server_start(&other, 1), 0);
   char target[256];
   snprintf(target, sizeof(target), "/redirect/307?to=%s",
-           pct(url_of(&other, "/inspect?cross=2")));
+           tu_pct(url_of(&other, "/inspect?cross=2")));
   ah_handle req = t_open_request(f.connect, "POST", target);
   static const char hdr[] = "Authorization: Bearer secret-token\r\n"
                             "cookie: session=s3cr3t\r\n"
@@ -1200,13 +1050,13 @@ static void test_redirect_cross_origin_strips_caller_lines(void **state) {
   free(body);
   char first[300];
   snprintf(first, sizeof(first), "POST %s", target);
-  assert_logged_field(&f.server, first, 0, "authorization",
-                      "Bearer secret-token");
-  assert_logged_field(&f.server, first, 0, "cookie", "session=s3cr3t");
-  assert_logged_field(&other, "POST /inspect?cross=2", 0, "authorization",
-                      NULL);
-  assert_logged_field(&other, "POST /inspect?cross=2", 0, "cookie", NULL);
-  assert_logged_field(&other, "POST /inspect?cross=2", 0, "x-keep", "yes");
+  t_assert_logged_field(&f.server, first, 0, "authorization",
+                        "Bearer secret-token");
+  t_assert_logged_field(&f.server, first, 0, "cookie", "session=s3cr3t");
+  t_assert_logged_field(&other, "POST /inspect?cross=2", 0, "authorization",
+                        NULL);
+  t_assert_logged_field(&other, "POST /inspect?cross=2", 0, "cookie", NULL);
+  t_assert_logged_field(&other, "POST /inspect?cross=2", 0, "x-keep", "yes");
   t_close(req);
   t_teardown(&f);
   ts_server_stop(&other);
@@ -1233,7 +1083,7 @@ static void test_redirect_cross_host_jar_cookie_not_sent(void **state) {
   char location[256], target[512];
   snprintf(location, sizeof(location), "http://localhost:%u/cookies/echo",
            (unsigned)other.port);
-  snprintf(target, sizeof(target), "/redirect/302?to=%s", pct(location));
+  snprintf(target, sizeof(target), "/redirect/302?to=%s", tu_pct(location));
   req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
@@ -1242,8 +1092,8 @@ static void test_redirect_cross_host_jar_cookie_not_sent(void **state) {
   free(body);
   char first[600];
   snprintf(first, sizeof(first), "GET %s", target);
-  assert_logged_field(&f.server, first, 0, "cookie", "here=1");
-  assert_logged_field(&other, "GET /cookies/echo", 0, "cookie", NULL);
+  t_assert_logged_field(&f.server, first, 0, "cookie", "here=1");
+  t_assert_logged_field(&other, "GET /cookies/echo", 0, "cookie", NULL);
   /* The second hop resolved the other host's name. */
   size_t n;
   rec_event *ev = rec_events(req, &n);
@@ -1276,7 +1126,7 @@ static void test_redirect_other_port_gets_jar_cookie(void **state) {
   t_close(req);
   char target[512];
   snprintf(target, sizeof(target), "/redirect/302?to=%s",
-           pct(url_of(&other, "/cookies/echo")));
+           tu_pct(url_of(&other, "/cookies/echo")));
   req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   char *body = t_read_text(req);
@@ -1325,7 +1175,7 @@ static void test_redirect_status_order_new_connection(void **state) {
   assert_int_equal(ts_server_start(&other, 1), 0);
   char target[256];
   snprintf(target, sizeof(target), "/redirect/308?to=%s",
-           pct(url_of(&other, "/inspect")));
+           tu_pct(url_of(&other, "/inspect")));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   free(t_read_text(req));
@@ -1382,7 +1232,7 @@ static void test_redirect_status_info_long_url_cut_at_255(void **state) {
   memset(location + used, 'x', 400);
   location[used + 400] = '\0';
   char target[1400];
-  snprintf(target, sizeof(target), "/redirect/302?to=%s", pct(location));
+  snprintf(target, sizeof(target), "/redirect/302?to=%s", tu_pct(location));
   ah_handle req = t_open_request(f.connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);
@@ -1505,18 +1355,12 @@ typedef struct tls_world {
 
 static void tls_world_start(tls_world *w) {
   memset(w, 0, sizeof(*w));
-  const char *dir = ts_certs_dir();
-  if (dir == NULL)
-    fail_msg("could not make the test certificates");
-  char cert[512], key[512], ca[512];
-  ts_cert_path("server.pem", cert, sizeof(cert));
-  ts_cert_path("server.key", key, sizeof(key));
-  ts_cert_path("ca.pem", ca, sizeof(ca));
-  ts_server_tls opts = {cert, key, NULL, NULL};
-  if (ts_server_start_tls(&w->tls, 1, &opts) != 0)
+  if (ts_tls_server_start(&w->tls, "server", 1) != 0)
     fail_msg("could not start the HTTPS server");
   if (ts_server_start(&w->plain, 1) != 0)
     fail_msg("could not start the HTTP server");
+  char ca[512];
+  ts_cert_path("ca.pem", ca, sizeof(ca));
   rec_reset();
   t_open_session(AH_FLAG_ASYNC, &w->session);
   assert_ah(ah_set_option(w->session, AH_OPTION_TLS_CA_FILE, ca, strlen(ca)),
@@ -1538,11 +1382,10 @@ static ah_handle https_to_http(tls_world *w, unsigned flags, int *rc,
   char location[256], target[512];
   snprintf(location, sizeof(location), "http://127.0.0.1:%u/inspect?down=1",
            (unsigned)w->plain.port);
-  snprintf(target, sizeof(target), "/redirect/302?to=%s", pct(location));
-  assert_ah(ah_connect(w->session, "127.0.0.1", w->tls.port, "alice", "wonder",
-                       0, NULL, connect),
-            AH_OK);
-  ah_handle req = open_req(*connect, "GET", target, AH_FLAG_SECURE | flags);
+  snprintf(target, sizeof(target), "/redirect/302?to=%s", tu_pct(location));
+  *connect = t_connect(w->session, "127.0.0.1", w->tls.port, "alice", "wonder");
+  ah_handle req =
+      t_open_request_ex(*connect, "GET", target, AH_FLAG_SECURE | flags);
   *rc = t_done(req, ah_send_request(req, NULL, 0, NULL, 0), NULL);
   return req;
 }
@@ -1582,8 +1425,8 @@ static void test_redirect_https_to_http_allowed_with_flag(void **state) {
            (unsigned)w.plain.port);
   assert_info_text(req, AH_INFO_URL, want);
   free(t_read_text(req));
-  assert_logged_field(&w.plain, "GET /inspect?down=1", 0, "authorization",
-                      NULL);
+  t_assert_logged_field(&w.plain, "GET /inspect?down=1", 0, "authorization",
+                        NULL);
   t_close(req);
   t_close(connect);
   tls_world_stop(&w);
@@ -1597,11 +1440,9 @@ static void test_redirect_http_to_https_followed(void **state) {
   char location[256], target[512];
   snprintf(location, sizeof(location), "https://127.0.0.1:%u/inspect?up=1",
            (unsigned)w.tls.port);
-  snprintf(target, sizeof(target), "/redirect/301?to=%s", pct(location));
-  ah_handle connect = NULL;
-  assert_ah(ah_connect(w.session, "127.0.0.1", w.plain.port, NULL, NULL, 0,
-                       NULL, &connect),
-            AH_OK);
+  snprintf(target, sizeof(target), "/redirect/301?to=%s", tu_pct(location));
+  ah_handle connect =
+      t_connect(w.session, "127.0.0.1", w.plain.port, NULL, NULL);
   ah_handle req = t_open_request(connect, "GET", target);
   assert_done(req, ah_send_request(req, NULL, 0, NULL, 0));
   assert_int_equal(t_status_code(req), 200);

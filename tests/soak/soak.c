@@ -4,9 +4,8 @@
  * integration tests start it), first 1,000,000 sequential keep-alive GETs
  * of a small file, then 10,000 GETs with 200 in flight at a time. Every
  * response must be a 200 with the file's exact bytes: one error fails the
- * run. Resident memory (/proc/self/statm) is read after the first 10,000
- * requests and at the end; the run fails if the end is more than 5% above
- * the first reading.
+ * run. Resident memory (RSS, /proc/self/statm) and the heap in use are
+ * read after the first 10,000 requests and at the end, and both printed.
  *
  * The requests are driven from the status callback, as the WinInet sample
  * drives its state machine: REQUEST_COMPLETE moves a request on, and the
@@ -15,17 +14,15 @@
  * so the run measures the engine, not the callback.
  *
  * Both memory readings are taken with no request in flight, after
- * malloc_trim(0) (glibc), so that they count memory in use rather than
- * freed blocks the allocator keeps: the 200 parallel requests' read
- * buffers are freed but would otherwise stay resident and hide the
- * question asked, which is whether anything leaks. The raw readings are
- * printed too. The end reading is taken once the keep-alive pool is back
- * to what it held at the first reading: right after the parallel phase
- * the pool holds 200 idle connections (live memory, not a leak, which
- * also pins pages among the freed buffers), so the run waits until nginx
- * has closed them (its keepalive_timeout is 120 s; the pool notices each
- * close) and the process has no more descriptors open than at the first
- * reading. The reading with the full pool is printed as well.
+ * malloc_trim(0) (glibc), which gives back the whole free pages inside
+ * free blocks of every arena and the top of the main arena; the untrimmed
+ * RSS is printed too. The end reading is taken once the keep-alive pool is
+ * back to what it held at the first reading: right after the parallel
+ * phase the pool holds 200 idle connections (live memory, not a leak), so
+ * the run waits until nginx has closed them (its keepalive_timeout is
+ * 120 s; the pool notices each close) and the process has no more
+ * descriptors open than at the first reading. The reading with the full
+ * pool is printed as well.
  *
  * Three more readings tell a leak from a high-water mark, and are printed
  * only: after the sequential phase (against the first reading: growth with
@@ -35,9 +32,50 @@
  * handles or connections grow once, between the first reading and the
  * concurrent phase, and not again.
  *
+ * The verdicts:
+ *  - errors: any failed request, a stall, or nginx logging other than one
+ *    200 per request. Exit status 1.
+ *  - RSS: the issue's criterion, judged on resident memory: the end more
+ *    than 5% above the first reading fails. Exit status 2 when this is
+ *    the only failure.
+ *  - heap in use (mallinfo2 uordblks: bytes of glibc's arenas handed out,
+ *    blocks glibc took from mmap apart) is printed for both readings and
+ *    judged by nobody. It counts the blocks parked in each thread's cache
+ *    (tcache) as in use, so it reads up to a few tens of KiB above the
+ *    first reading after a burst without any leak.
+ *
+ * What the RSS verdict says depends on the allocator's settings, so
+ * `make soak` runs this program twice:
+ *  1. glibc as it comes (GLIBC_TUNABLES unset): the criterion as the
+ *     issue states it. Almost every block of the engine is allocated on
+ *     the session's I/O thread, so it lives in that thread's glibc arena,
+ *     which the 200-at-a-time burst grows to about 1 MB. Afterwards the
+ *     heap in use is back within ~20-30 KiB, but RSS stays 6% (300 KiB)
+ *     or more up, and none of that is memory the engine holds or can give
+ *     back: the pages that hold the blocks in the I/O thread's tcache (up
+ *     to 7 freed blocks per size class, scattered over the grown arena:
+ *     ~50 pages) cannot be returned, and malloc_trim shrinks only the
+ *     main arena's top, so a thread arena keeps up to M_TRIM_THRESHOLD
+ *     (128 KiB) of free top resident. Freeing a block of 128 KiB or more
+ *     raises that threshold for good (to twice the block): the session's
+ *     event queue grows that large at 200 handles while its slots carry
+ *     status text inline, and then the growth is up to twice as large.
+ *     (Measured with a registry of live blocks and a walk of the arena's
+ *     chunks against mincore; see the report on issue 6.)
+ *  2. GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0
+ *     (the Makefile's SOAK_TUNABLES): one arena, whose top malloc_trim
+ *     gives back, and no per-thread cache, so freed memory goes back to
+ *     the system and RSS growth is what the engine still holds (its
+ *     handle table and the loop's watcher array, sized for the peak):
+ *     under 1%. With arena_max=1 alone the tcache pages remain: about 4-5%.
+ * A leak fails both; allocator retention shows as RSS growth in run 1
+ * only, with the heap in use flat. The tunables in force are printed at
+ * the start.
+ *
  * Usage: soak [SEQUENTIAL [CONCURRENT [PARALLEL]]]
  *   defaults 1000000 10000 200. Not part of `make check`: `make soak`.
- * Exit status 0 on success, 1 on any error or too much growth.
+ * Exit status 0 on success, 1 on any error, 2 when only the RSS
+ * criterion failed.
  */
 #define _GNU_SOURCE
 
@@ -66,6 +104,21 @@
 #define MAX_GROWTH 0.05     /* allowed growth of resident memory */
 #define DRAIN_MS 150000u    /* the longest wait for the idle pool to empty */
 
+/*
+ * What a trimmed reading is made of, printed beside it: resident
+ * anonymous and file-backed pages (/proc/self/status RssAnon, RssFile)
+ * and glibc's heap (mallinfo2). A leak grows the heap in use; code and
+ * data of the libraries touched for the first time grow RssFile only;
+ * freed memory the allocator keeps resident grows RssAnon but not the
+ * heap in use.
+ */
+typedef struct breakdown {
+  long anon, file; /* KiB */
+  long heap_used;  /* bytes handed out from the arenas (uordblks), or -1 */
+  long heap_mmap;  /* bytes in blocks from mmap (hblkhd): the slots */
+  long heap_free;  /* bytes free inside the arenas (fordblks) */
+} breakdown;
+
 typedef struct slot {
   ah_handle req;
   int reading; /* the pending call is a read (else the send) */
@@ -89,6 +142,7 @@ static struct {
   slot *slots;         /* PARALLEL of them, touched before the first reading */
   long rss_sequential; /* trimmed, after the sequential phase */
   long rss_half;       /* trimmed, half-way through the concurrent phase */
+  breakdown bd_first, bd_sequential, bd_half;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* Resident bytes now (statm's second field); with `trim`, after returning
@@ -109,6 +163,32 @@ static long resident_bytes(int trim) {
     fclose(f);
   }
   return pages < 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
+}
+
+static void read_breakdown(breakdown *b) {
+  b->anon = b->file = b->heap_used = b->heap_mmap = b->heap_free = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f != NULL) {
+    char line[256];
+    while (fgets(line, sizeof(line), f) != NULL) {
+      sscanf(line, "RssAnon: %ld", &b->anon);
+      sscanf(line, "RssFile: %ld", &b->file);
+    }
+    fclose(f);
+  }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  struct mallinfo2 mi = mallinfo2();
+  b->heap_used = (long)mi.uordblks;
+  b->heap_mmap = (long)mi.hblkhd;
+  b->heap_free = (long)mi.fordblks;
+#endif
+}
+
+static void print_breakdown(const char *when, const breakdown *b) {
+  printf("soak:   %s: anonymous %ld KiB, file-backed %ld KiB; heap in use "
+         "%.1f KiB (+ %.1f KiB from mmap), free in the arenas %.1f KiB\n",
+         when, b->anon, b->file, (double)b->heap_used / 1024.0,
+         (double)b->heap_mmap / 1024.0, (double)b->heap_free / 1024.0);
 }
 
 /* Open file descriptors of this process. */
@@ -220,6 +300,7 @@ static void on_closing(slot *s) {
   if (done == FIRST_READING) {
     g.rss_first_raw = resident_bytes(0);
     g.rss_first = resident_bytes(1);
+    read_breakdown(&g.bd_first);
     g.fds_first = open_fds();
   }
   if (done != g.phase_end)
@@ -379,6 +460,10 @@ int main(int argc, char **argv) {
   printf("soak: nginx on 127.0.0.1:%u, %u-byte file; %ld sequential GETs, "
          "then %ld with %ld in flight\n",
          (unsigned)ngx.port, FILE_SIZE, sequential, concurrent, parallel);
+  const char *tunables = getenv("GLIBC_TUNABLES");
+  if (tunables == NULL || tunables[0] == '\0')
+    tunables = "unset";
+  printf("soak: GLIBC_TUNABLES=%s\n", tunables);
   fflush(stdout);
 
   /*
@@ -390,11 +475,15 @@ int main(int argc, char **argv) {
   long half = concurrent / 2;
   int failed = run_phase("sequential", sequential, 1) != 0;
   g.rss_sequential = resident_bytes(1);
+  read_breakdown(&g.bd_sequential);
   failed = failed || run_phase("concurrent 1/2", half, (unsigned)parallel) != 0;
   g.rss_half = resident_bytes(1);
+  read_breakdown(&g.bd_half);
   failed = failed || run_phase("concurrent 2/2", concurrent - half,
                                (unsigned)parallel) != 0;
   long rss_full_pool = resident_bytes(1);
+  breakdown bd_full_pool;
+  read_breakdown(&bd_full_pool);
   long fds_full_pool = open_fds();
   uint64_t drain_start = tu_now_ms();
   while (open_fds() > g.fds_first && tu_now_ms() - drain_start < DRAIN_MS)
@@ -406,6 +495,8 @@ int main(int argc, char **argv) {
          g.fds_first);
   long rss_end_raw = resident_bytes(0);
   long rss_end = resident_bytes(1);
+  breakdown bd_end;
+  read_breakdown(&bd_end);
 
   ah_close_handle(session);
   long logged = count_log(&ngx);
@@ -417,6 +508,7 @@ int main(int argc, char **argv) {
          atomic_load(&g.finished), errors, logged);
   if (errors != 0 || logged != total)
     failed = 1;
+  int rss_failed = 0;
   if (total >= FIRST_READING) {
     double growth =
         ((double)rss_end - (double)g.rss_first) / (double)g.rss_first;
@@ -438,13 +530,29 @@ int main(int argc, char **argv) {
            "%.2f MiB), %+.2f%%\n",
            (double)rss_end / 1048576.0, (double)rss_end_raw / 1048576.0,
            growth * 100.0);
-    if (g.rss_first <= 0 || rss_end <= 0 || growth > MAX_GROWTH) {
-      printf("soak: FAIL: resident memory grew more than %.0f%%\n",
-             MAX_GROWTH * 100.0);
-      failed = 1;
-    }
+    print_breakdown("after the first requests", &g.bd_first);
+    print_breakdown("after the sequential GETs", &g.bd_sequential);
+    print_breakdown("half the concurrent GETs", &g.bd_half);
+    print_breakdown("all the concurrent GETs", &bd_full_pool);
+    print_breakdown("at the end", &bd_end);
+    if (g.bd_first.heap_used >= 0 && bd_end.heap_used >= 0)
+      printf("soak: heap in use (uordblks): %.1f KiB after %d requests, "
+             "%.1f KiB at the end (%+.1f KiB); not judged\n",
+             (double)g.bd_first.heap_used / 1024.0, FIRST_READING,
+             (double)bd_end.heap_used / 1024.0,
+             ((double)bd_end.heap_used - (double)g.bd_first.heap_used) /
+                 1024.0);
+    rss_failed = g.rss_first <= 0 || rss_end <= 0 || growth > MAX_GROWTH;
+    printf("soak: RSS verdict (GLIBC_TUNABLES=%s): %.2f MiB after %d "
+           "requests, %.2f MiB at the end, %+.2f%% (limit +%.0f%%): %s\n",
+           tunables, (double)g.rss_first / 1048576.0, FIRST_READING,
+           (double)rss_end / 1048576.0, growth * 100.0, MAX_GROWTH * 100.0,
+           rss_failed ? "FAIL" : "pass");
   }
-  printf("soak: %s in %.1f s\n", failed ? "FAILED" : "passed",
+  printf("soak: %s in %.1f s\n",
+         failed       ? "FAILED (errors)"
+         : rss_failed ? "FAILED (resident memory only)"
+                      : "passed",
          (double)(tu_now_ms() - start) / 1000.0);
-  return failed ? 1 : 0;
+  return failed ? 1 : rss_failed ? 2 : 0;
 }

@@ -51,10 +51,7 @@ void t_setup(t_fixture *f, unsigned flags, int with_log) {
     fail_msg("could not start the scripted server");
   rec_reset();
   t_open_session(flags, &f->session);
-  assert_ah(ah_connect(f->session, "127.0.0.1", f->server.port, NULL, NULL, 0,
-                       NULL, &f->connect),
-            AH_OK);
-  assert_non_null(f->connect);
+  f->connect = t_connect(f->session, "127.0.0.1", f->server.port, NULL, NULL);
 }
 
 void t_teardown(t_fixture *f) {
@@ -78,12 +75,66 @@ void t_teardown(t_fixture *f) {
   f->connect = NULL;
 }
 
+ah_handle t_connect(ah_handle session, const char *host, uint16_t port,
+                    const char *user, const char *password) {
+  ah_handle connect = NULL;
+  assert_ah(ah_connect(session, host, port, user, password, 0, NULL, &connect),
+            AH_OK);
+  assert_non_null(connect);
+  return connect;
+}
+
 ah_handle t_open_request(ah_handle connect, const char *method,
                          const char *target) {
+  return t_open_request_ex(connect, method, target, 0);
+}
+
+ah_handle t_open_request_ex(ah_handle connect, const char *method,
+                            const char *target, unsigned flags) {
   ah_handle req = NULL;
-  assert_ah(ah_open_request(connect, method, target, 0, NULL, &req), AH_OK);
+  assert_ah(ah_open_request(connect, method, target, flags, NULL, &req), AH_OK);
   assert_non_null(req);
   return req;
+}
+
+void t_send(ah_handle req, const char *headers) {
+  assert_done(req,
+              ah_send_request(req, headers,
+                              headers != NULL ? strlen(headers) : 0, NULL, 0));
+}
+
+ah_handle t_send_get(ah_handle connect, const char *target, unsigned flags,
+                     const char *headers) {
+  ah_handle req = t_open_request_ex(connect, "GET", target, flags);
+  t_send(req, headers);
+  return req;
+}
+
+void t_set_u32(ah_handle h, int option, uint32_t value) {
+  assert_ah(ah_set_option(h, option, &value, sizeof(value)), AH_OK);
+}
+
+void t_set_u64(ah_handle h, int option, uint64_t value) {
+  assert_ah(ah_set_option(h, option, &value, sizeof(value)), AH_OK);
+}
+
+/* ah_get_option into `value`, which must come back exactly `size` bytes. */
+static void get_exact(ah_handle h, int option, void *value, size_t size) {
+  size_t len = size;
+  assert_ah(ah_get_option(h, option, value, &len), AH_OK);
+  assert_int_equal(len, size);
+}
+
+uint32_t t_get_u32(ah_handle h, int option) {
+  uint32_t value = 0;
+  get_exact(h, option, &value, sizeof(value));
+  return value;
+}
+
+uint64_t t_get_u64(ah_handle h, int option) {
+  uint64_t value = 0;
+  get_exact(h, option, &value, sizeof(value));
+  return value;
 }
 
 int t_read_all(ah_handle req, size_t chunk, unsigned flags, char hex[65],
@@ -242,6 +293,45 @@ void t_check_upload_answer(ah_handle req, const char *hex, uint64_t size) {
   snprintf(want, sizeof(want), "%s %llu\n", hex, (unsigned long long)size);
   assert_string_equal(text, want);
   free(text);
+}
+
+int t_logged_field(const ts_server *s, const char *request, size_t nth,
+                   const char *name, char *value, size_t cap) {
+  if (value != NULL && cap > 0)
+    value[0] = '\0';
+  uint64_t deadline = tu_now_ms() + 5000;
+  for (;;) {
+    char *log = ts_server_header_log(s, nth + 1, 0);
+    if (log == NULL)
+      fail_msg("the server has no header log (started without --log?)");
+    const char *line = ts_header_log_find(log, request, nth);
+    if (line != NULL) {
+      int count = ts_header_log_field(line, name, value, cap);
+      free(log);
+      return count;
+    }
+    if (tu_now_ms() >= deadline) {
+      fprintf(stderr, "header log:\n%s", log);
+      free(log);
+      fail_msg("\"%s\" (#%zu) did not reach the server",
+               request != NULL ? request : "any request", nth);
+    }
+    free(log);
+    tu_sleep_ms(10);
+  }
+}
+
+void t_assert_logged_field(const ts_server *s, const char *request, size_t nth,
+                           const char *name, const char *want) {
+  char value[4096];
+  int count = t_logged_field(s, request, nth, name, value, sizeof(value));
+  const char *what = request != NULL ? request : "the request";
+  if (want == NULL && count != 0)
+    fail_msg("\"%s\" (#%zu) carried %s: %s", what, nth, name, value);
+  if (want != NULL && (count != 1 || strcmp(value, want) != 0))
+    fail_msg("\"%s\" (#%zu) carried %d %s field(s), the first \"%s\"; "
+             "expected one, \"%s\"",
+             what, nth, count, name, value, want);
 }
 
 ah_handle t_get(ah_handle connect, const char *target, uint64_t *total) {

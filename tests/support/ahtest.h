@@ -1,8 +1,10 @@
 /*
  * ahttp-level helpers for the integration tests: a fixture (scripted
- * server + session with the recorder + connect handle), reading a whole
- * body with its SHA-256, header queries, closing with a wait for
- * HANDLE_CLOSING, and assertions that print result codes by name.
+ * server + session with the recorder + connect handle), opening, sending
+ * and setting options with the result asserted, reading a whole body with
+ * its SHA-256, header queries, the headers the scripted server saw,
+ * closing with a wait for HANDLE_CLOSING, and assertions that print result
+ * codes by name.
  *
  * Everything here runs on the test's main thread and may fail the test
  * with cmocka's assertions (which leave the test by longjmp).
@@ -85,9 +87,38 @@ void t_teardown(t_fixture *f);
 /* ah_open with the recorder installed. */
 void t_open_session(unsigned flags, ah_handle *session);
 
+/*
+ * ah_connect on `session` (no flags, no context), asserting AH_OK and a
+ * non-NULL handle. `user` and `password` may be NULL.
+ */
+ah_handle t_connect(ah_handle session, const char *host, uint16_t port,
+                    const char *user, const char *password);
+
 /* ah_open_request on `connect`, asserting AH_OK and a non-NULL handle. */
 ah_handle t_open_request(ah_handle connect, const char *method,
                          const char *target);
+/* t_open_request with request `flags` (AH_FLAG_*). */
+ah_handle t_open_request_ex(ah_handle connect, const char *method,
+                            const char *target, unsigned flags);
+
+/*
+ * ah_send_request with the NUL-terminated header lines `headers` (NULL:
+ * none) and no body; the call succeeds (assert_done).
+ */
+void t_send(ah_handle req, const char *headers);
+/*
+ * A GET of `target` with request `flags` and `headers`, sent (t_send);
+ * returns the request, its body not read yet.
+ */
+ah_handle t_send_get(ah_handle connect, const char *target, unsigned flags,
+                     const char *headers);
+
+/* ah_set_option of a 32-bit (64-bit) value, asserting AH_OK. */
+void t_set_u32(ah_handle h, int option, uint32_t value);
+void t_set_u64(ah_handle h, int option, uint64_t value);
+/* ah_get_option of a 32-bit (64-bit) value, asserting AH_OK and its size. */
+uint32_t t_get_u32(ah_handle h, int option);
+uint64_t t_get_u64(ah_handle h, int option);
 
 /*
  * Reads the body to its end in calls of `chunk` bytes (ah_read, or
@@ -136,6 +167,24 @@ void t_stream_body(ah_handle req, uint64_t size, size_t piece, uint64_t seed,
  * X-Received-Length `size`, X-Received-Sha256 `hex`, body "<hex> <size>\n".
  */
 void t_check_upload_answer(ah_handle req, const char *hex, uint64_t size);
+
+/*
+ * The fields `name` (lowercase) that the `nth` (0-based) request to `s`
+ * whose request is exactly `request` ("GET /inspect"; NULL: any request)
+ * carried, from the scripted server's header log (ts_server_header_log;
+ * the server needs its --log). Waits up to 5 s for that request to be
+ * logged and fails the test, printing the log, if it never is. Returns
+ * how many there were; the first one's value goes to `value` (may be
+ * NULL).
+ */
+int t_logged_field(const ts_server *s, const char *request, size_t nth,
+                   const char *name, char *value, size_t cap);
+/*
+ * t_logged_field, failing unless the request carried exactly one field
+ * `name` with the value `want`, or none at all when `want` is NULL.
+ */
+void t_assert_logged_field(const ts_server *s, const char *request, size_t nth,
+                           const char *name, const char *want);
 
 /*
  * GET `target` on `connect` and read the body to the end; returns the

@@ -320,20 +320,6 @@ void ts_squid_dump(const ts_squid *s) {
 
 /* ---- python servers ---- */
 
-int ts_tls_server_start(ts_server *s, const char *cert, int with_log) {
-  const char *dir = ts_certs_dir();
-  if (dir == NULL) {
-    memset(s, 0, sizeof(*s));
-    s->out_fd = -1;
-    return -1;
-  }
-  char cert_path[512], key_path[512];
-  snprintf(cert_path, sizeof(cert_path), "%s/%s.pem", dir, cert);
-  snprintf(key_path, sizeof(key_path), "%s/%s.key", dir, cert);
-  const ts_server_tls tls = {cert_path, key_path, NULL, NULL};
-  return ts_server_start_tls(s, with_log, &tls);
-}
-
 int ts_fake_proxy_start(ts_server *s, const char *mode) {
   /* tests/server/fake_proxy.py, beside the scripted server. */
   const char *server = ts_server_script();

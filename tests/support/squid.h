@@ -88,14 +88,6 @@ size_t ts_squid_count(const ts_squid *s, const char *method, const char *url,
 void ts_squid_dump(const ts_squid *s);
 
 /*
- * The scripted server in HTTPS mode (--tls-cert/--tls-key with `cert` and
- * its key from ts_certs_dir(), e.g. "server" or "wronghost"), with --log in
- * a temp dir if `with_log`. Stop it with ts_py_stop; ts_server_log reads
- * its log. 0 or -1 (message printed).
- */
-int ts_tls_server_start(ts_server *s, const char *cert, int with_log);
-
-/*
  * tests/server/fake_proxy.py in `mode` (see its header: "refuse",
  * "refuse-close", "refuse-407", "garbage", "drop", "stall", "tunnel10"),
  * logging the request lines it reads to a temp dir (ts_server_log reads
@@ -103,8 +95,9 @@ int ts_tls_server_start(ts_server *s, const char *cert, int with_log);
  */
 int ts_fake_proxy_start(ts_server *s, const char *mode);
 
-/* Stops a server started by ts_tls_server_start or ts_fake_proxy_start
- * (they are test_server.h's Python servers: this is ts_server_stop). */
+/* Stops a server started by ts_tls_server_start (test_server.h) or
+ * ts_fake_proxy_start (they are test_server.h's Python servers: this is
+ * ts_server_stop). */
 void ts_py_stop(ts_server *s);
 
 #endif

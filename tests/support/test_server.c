@@ -127,6 +127,20 @@ int ts_server_start_tls(ts_server *s, int with_log, const ts_server_tls *tls) {
   return server_start(s, with_log, tls);
 }
 
+int ts_tls_server_start(ts_server *s, const char *cert, int with_log) {
+  const char *dir = ts_certs_dir();
+  if (dir == NULL) {
+    memset(s, 0, sizeof(*s));
+    s->out_fd = -1;
+    return -1;
+  }
+  char cert_path[512], key_path[512];
+  snprintf(cert_path, sizeof(cert_path), "%s/%s.pem", dir, cert);
+  snprintf(key_path, sizeof(key_path), "%s/%s.key", dir, cert);
+  const ts_server_tls tls = {cert_path, key_path, NULL, NULL};
+  return ts_server_start_tls(s, with_log, &tls);
+}
+
 void ts_server_stop(ts_server *s) {
   tc_stop(s->pid, STOP_GRACE_MS);
   s->pid = 0;
@@ -147,12 +161,11 @@ static size_t count_lines(const char *text) {
   return n;
 }
 
-char *ts_server_log(const ts_server *s, size_t min_lines, unsigned wait_ms) {
-  if (s->log_path[0] == '\0')
-    return NULL;
+/* The file at `path` once it has `min_lines` lines or `wait_ms` passed. */
+static char *read_lines(const char *path, size_t min_lines, unsigned wait_ms) {
   uint64_t deadline = tu_now_ms() + wait_ms;
   for (;;) {
-    char *text = tu_read_file(s->log_path, NULL);
+    char *text = tu_read_file(path, NULL);
     if (text == NULL) {
       text = malloc(1);
       if (text == NULL)
@@ -164,6 +177,68 @@ char *ts_server_log(const ts_server *s, size_t min_lines, unsigned wait_ms) {
     free(text);
     tu_sleep_ms(10);
   }
+}
+
+char *ts_server_log(const ts_server *s, size_t min_lines, unsigned wait_ms) {
+  if (s->log_path[0] == '\0')
+    return NULL;
+  return read_lines(s->log_path, min_lines, wait_ms);
+}
+
+char *ts_server_header_log(const ts_server *s, size_t min_lines,
+                           unsigned wait_ms) {
+  if (s->log_path[0] == '\0')
+    return NULL;
+  char path[sizeof(s->log_path) + 16];
+  snprintf(path, sizeof(path), "%s.headers", s->log_path);
+  return read_lines(path, min_lines, wait_ms);
+}
+
+const char *ts_header_log_find(const char *log, const char *request,
+                               size_t nth) {
+  size_t want = request != NULL ? strlen(request) : 0;
+  for (const char *line = log; *line != '\0';) {
+    const char *end = strchr(line, '\n');
+    if (end == NULL)
+      end = line + strlen(line);
+    const char *sp = memchr(line, ' ', (size_t)(end - line));
+    if (sp != NULL) {
+      const char *req = sp + 1;
+      const char *tab = memchr(req, '\t', (size_t)(end - req));
+      size_t len = (size_t)((tab != NULL ? tab : end) - req);
+      int match =
+          request == NULL || (len == want && strncmp(req, request, want) == 0);
+      if (match && nth-- == 0)
+        return line;
+    }
+    line = *end != '\0' ? end + 1 : end;
+  }
+  return NULL;
+}
+
+int ts_header_log_field(const char *line, const char *name, char *value,
+                        size_t cap) {
+  int count = 0;
+  size_t nlen = strlen(name);
+  const char *end = strchr(line, '\n');
+  if (end == NULL)
+    end = line + strlen(line);
+  for (const char *p = memchr(line, '\t', (size_t)(end - line)); p != NULL;
+       p = memchr(p + 1, '\t', (size_t)(end - p - 1))) {
+    if ((size_t)(end - p - 1) > nlen + 1 && strncmp(p + 1, name, nlen) == 0 &&
+        p[1 + nlen] == ':' && p[2 + nlen] == ' ') {
+      if (count == 0 && value != NULL && cap > 0) {
+        const char *v = p + 3 + nlen;
+        size_t n = strcspn(v, "\t\n");
+        if (n >= cap)
+          n = cap - 1;
+        memcpy(value, v, n);
+        value[n] = '\0';
+      }
+      count++;
+    }
+  }
+  return count;
 }
 
 /* ---- nginx ---- */

@@ -1,6 +1,7 @@
 /*
  * test_server.h - servers the integration tests start and stop themselves:
- * the scripted fault-injection server (tests/server/ahttp_test_server.py),
+ * the scripted fault-injection server (tests/server/ahttp_test_server.py)
+ * and its request and header logs,
  * other Python servers of tests/server, and a real nginx, each on an
  * ephemeral 127.0.0.1 port, each a child process (child.h) stopped by pid
  * (SIGTERM, then SIGKILL after 2 s).
@@ -53,6 +54,15 @@ typedef struct ts_server_tls {
 
 /* ts_server_start serving HTTPS instead of HTTP. 0 or -1. */
 int ts_server_start_tls(ts_server *s, int with_log, const ts_server_tls *tls);
+
+/*
+ * The scripted server in HTTPS mode (--tls-cert/--tls-key with `cert` and
+ * its key from ts_certs_dir(), e.g. "server" or "wronghost"), with --log in
+ * a temp dir if `with_log`. Stop it with ts_server_stop; ts_server_log reads
+ * its log. 0 or -1 (message printed).
+ */
+int ts_tls_server_start(ts_server *s, const char *cert, int with_log);
+
 void ts_server_stop(ts_server *s);
 
 /*
@@ -61,6 +71,31 @@ void ts_server_stop(ts_server *s);
  * if there is no log.
  */
 char *ts_server_log(const ts_server *s, size_t min_lines, unsigned wait_ms);
+
+/*
+ * The scripted server's header log, the --log FILE's companion
+ * FILE.headers: a line a request, the request log's line followed by
+ * "\t<name>: <value>" for every header field it carried (names lowercase,
+ * in order). Waits like ts_server_log; malloc'd ("" if the file is not
+ * there yet), NULL if there is no log.
+ */
+char *ts_server_header_log(const ts_server *s, size_t min_lines,
+                           unsigned wait_ms);
+
+/*
+ * The start of the `nth` (0-based) line of a header log whose request is
+ * exactly `request` ("GET /inspect", method and target; NULL: any
+ * request), or NULL if there is none. The line ends at its '\n'.
+ */
+const char *ts_header_log_find(const char *log, const char *request,
+                               size_t nth);
+
+/*
+ * How many fields `name` (lowercase) one header log line has; the first
+ * one's value goes to `value` (may be NULL), cut to cap - 1 bytes.
+ */
+int ts_header_log_field(const char *line, const char *name, char *value,
+                        size_t cap);
 
 typedef struct ts_nginx {
   pid_t pid;

@@ -79,6 +79,40 @@ void tu_fill(void *buf, size_t len, uint64_t seed) {
   }
 }
 
+unsigned char *tu_fill_new(size_t size, uint64_t seed, char hex[65]) {
+  unsigned char *buf = malloc(size > 0 ? size : 1);
+  if (buf == NULL)
+    abort();
+  tu_fill(buf, size, seed);
+  if (hex != NULL)
+    tu_sha256_hex(buf, size, hex);
+  return buf;
+}
+
+const char *tu_pct(const char *in) {
+  static char bufs[4][2048];
+  static unsigned next;
+  static const char digits[] = "0123456789ABCDEF";
+  char *out = bufs[next++ % 4];
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
+    if (k + 4 >= sizeof(bufs[0])) {
+      fprintf(stderr, "tu_pct: \"%.40s...\" is too long\n", in);
+      abort();
+    }
+    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+        (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+      out[k++] = (char)*p;
+    } else {
+      out[k++] = '%';
+      out[k++] = digits[*p >> 4];
+      out[k++] = digits[*p & 15];
+    }
+  }
+  out[k] = '\0';
+  return out;
+}
+
 uint64_t tu_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

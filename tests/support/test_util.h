@@ -1,7 +1,7 @@
 /*
  * test_util.h - small helpers shared by the integration tests: SHA-256 of
- * streamed bytes, deterministic fill patterns for uploads, files, temporary
- * directories, loopback ports and a monotonic clock.
+ * streamed bytes, deterministic fill patterns for uploads, percent-encoding,
+ * files, temporary directories, loopback ports and a monotonic clock.
  *
  * Nothing here touches ahttp; every function is safe to call from the test's
  * main thread, and the SHA-256 and fill helpers from any thread.
@@ -25,6 +25,20 @@ void tu_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Fills `buf` with `len` pseudo-random bytes determined by `seed`. */
 void tu_fill(void *buf, size_t len, uint64_t seed);
+/*
+ * `size` bytes of tu_fill with `seed` in a malloc'd buffer (at least one
+ * byte is allocated); `hex` (may be NULL) gets their SHA-256. Never NULL
+ * (aborts on allocation failure).
+ */
+unsigned char *tu_fill_new(size_t size, uint64_t seed, char hex[65]);
+
+/*
+ * `in` percent-encoded for a URL's query value: every byte but the
+ * unreserved ones (ALPHA DIGIT - . _ ~, RFC 3986) as %XX. The result is in
+ * one of four rotating static buffers, so that a few can be used in one
+ * call; main thread only. Aborts if it would not fit in 2 KiB.
+ */
+const char *tu_pct(const char *in);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t tu_now_ms(void);
