@@ -28,6 +28,10 @@ enum conn_state { RESOLVING, CONNECTING, OPEN, CLOSED };
 struct ah__io {
   uv_loop_t *loop;
   ah__conn *idle; /* doubly linked list of pooled connections */
+  /* Ciphertext of every TLS connection is read here: each read is fed to
+   * its connection's OpenSSL at once, on this one thread, so one buffer
+   * serves them all (made with the first TLS connection). */
+  char *cipher_in;
 };
 
 struct ah__conn {
@@ -66,9 +70,11 @@ struct ah__conn {
   char detail[256];
   char scratch[64]; /* idle reads land here: any byte means "close" */
 
-  /* TLS: ciphertext is read into cbuf and fed to `tls`; plaintext goes to
-   * the owner's buffers. `kick` delivers plaintext already buffered inside
-   * OpenSSL when the owner starts reading again. */
+  /* TLS: ciphertext is read into io->cipher_in and fed to `tls`;
+   * plaintext goes to the owner's buffers. `kick` delivers plaintext
+   * already buffered inside OpenSSL when the owner starts reading again.
+   * cbuf holds a proxy's answer to CONNECT (and what follows it) only
+   * while the tunnel is being opened. */
   ah__tls_ctx *tls_ctx;
   uint32_t tls_flags;
   ah__tls *tls;
@@ -113,7 +119,11 @@ void ah__io_close_idle(ah__io *io) {
     ah__conn_close(io->idle);
 }
 
-void ah__io_free(ah__io *io) { ah__free(io); }
+void ah__io_free(ah__io *io) {
+  if (io != NULL)
+    ah__free(io->cipher_in);
+  ah__free(io);
+}
 
 const char *ah__conn_peer(const ah__conn *c) { return c->peer; }
 
@@ -677,14 +687,18 @@ static void start_tls(ah__conn *c) {
   rc = ah__tls_new(c->tls_ctx, c->tunnel_host ? c->tunnel_host : c->host,
                    c->tunnel_host ? c->tunnel_port : c->port, c->tls_flags,
                    &c->tls);
-  if (rc == AH_OK && c->cbuf == NULL) {
-    c->cbuf = ah__malloc(CIPHER_BUFFER_SIZE);
-    if (c->cbuf == NULL)
+  if (rc == AH_OK && c->io->cipher_in == NULL) {
+    c->io->cipher_in = ah__malloc(CIPHER_BUFFER_SIZE);
+    if (c->io->cipher_in == NULL)
       rc = AH_ERR_NO_MEMORY;
   }
   if (rc == AH_OK && c->tunnel_len > 0) {
     rc = ah__tls_feed(c->tls, c->cbuf, c->tunnel_len);
     c->tunnel_len = 0;
+  }
+  if (rc == AH_OK) { /* the tunnel's buffer has done its job */
+    ah__free(c->cbuf);
+    c->cbuf = NULL;
   }
   if (rc == AH_OK) {
     c->handshaking = 1;
@@ -876,7 +890,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     base = c->cbuf + c->tunnel_len;
     len = CIPHER_BUFFER_SIZE - c->tunnel_len;
   } else if (c->tls != NULL) {
-    base = c->cbuf;
+    base = c->io->cipher_in;
     len = CIPHER_BUFFER_SIZE;
   } else if (c->ops != NULL && !c->idle) {
     c->ops->alloc(c->owner, &base, &len);
