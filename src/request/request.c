@@ -500,6 +500,12 @@ int ah__request_write(ah__request *r, const void *buf, size_t len,
  * keep paused transfers cheap. */
 #define HEAD_BUFFER_SIZE 2048
 
+/* The buffered bytes not consumed yet; "" when there is no buffer (a
+ * dropped staging buffer is no pointer to do arithmetic on). */
+static const char *staged(const ah__request *r) {
+  return r->rbuf != NULL ? r->rbuf + r->rstart : "";
+}
+
 static int ensure_rbuf(ah__request *r) {
   if (r->rbuf == NULL) {
     r->rcap = r->state == AH_REQ_BODY || r->read_buffer_size < HEAD_BUFFER_SIZE
@@ -1043,8 +1049,8 @@ static void discard_body(ah__request *r) {
   int rc = AH_H1_BODY_DONE;
   if (r->body.framing != AH_H1_FRAMING_NONE) {
     do {
-      rc = ah__h1_body_next(&r->body, r->rbuf + r->rstart, r->rend - r->rstart,
-                            &consumed, &data, &n, &detail);
+      rc = ah__h1_body_next(&r->body, staged(r), r->rend - r->rstart, &consumed,
+                            &data, &n, &detail);
       r->rstart += consumed;
     } while (rc == AH_H1_BODY_DATA ||
              (rc == AH_H1_NEED_MORE && r->rstart < r->rend));
@@ -1333,9 +1339,8 @@ static void finish_read(ah__request *r) {
 static int next_body_bytes(ah__request *r, char *to, size_t room, size_t *got) {
   const char *detail = NULL, *data;
   size_t consumed, data_len, avail = r->rend - r->rstart;
-  int rc = ah__h1_body_next(&r->body, r->rbuf + r->rstart,
-                            avail < room ? avail : room, &consumed, &data,
-                            &data_len, &detail);
+  int rc = ah__h1_body_next(&r->body, staged(r), avail < room ? avail : room,
+                            &consumed, &data, &data_len, &detail);
   r->rstart += consumed;
   *got = 0;
   if (rc == AH_H1_BODY_DATA) {
