@@ -268,13 +268,11 @@ static uint64_t max_creation(const ah__cookie_jar *jar) {
   return m;
 }
 
-/* Arms the allocation failure: the next call's allocations after `n`
- * fail (one throw-away allocation takes the slot the hook cannot fail). */
+/* Arms the allocation failure: the next call's allocation number
+ * (flags >> 3) + 1 and every later one fail. */
 static void arm(unsigned flags) {
-  if (flags & 4u) {
-    ah__alloc_fail_after((flags >> 3) + 1);
-    ah__free(ah__malloc(1));
-  }
+  if (flags & 4u)
+    ah__alloc_fail_from((flags >> 3) + 1, NULL);
 }
 
 static void op_store(ah__cookie_jar *jar, const psl_ctx_t *psl,
@@ -288,7 +286,7 @@ static void op_store(ah__cookie_jar *jar, const psl_ctx_t *psl,
 
   arm(flags);
   rc = ah__cookie_jar_store(jar, value, len, host, path, secure, now, &h);
-  ah__alloc_fail_after(0);
+  ah__alloc_fail_from(0, NULL);
   FUZZ_CHECK(rc == AH_OK || (rc == AH_ERR_NO_MEMORY && (flags & 4u)));
   FUZZ_CHECK(h.accepted + h.rejected == 1 && h.leashed == 0 &&
              h.downgraded == 0);
@@ -329,7 +327,7 @@ static void op_header(ah__cookie_jar *jar, const char *host, const char *path,
   nb = take_snapshot(jar, now, before);
   arm(flags);
   rc = ah__cookie_jar_header(jar, host, path, secure, now, &out, &count);
-  ah__alloc_fail_after(0);
+  ah__alloc_fail_from(0, NULL);
   FUZZ_CHECK(rc == AH_OK || (rc == AH_ERR_NO_MEMORY && (flags & 4u)));
   if (rc != AH_OK) {
     FUZZ_CHECK(out == NULL && count == 0);

@@ -272,16 +272,16 @@ static int same_proxy(const ah__proxy *a, const ah__proxy *b) {
   return strcmp(a->authorization, b->authorization) == 0;
 }
 
-/* Each allocation of the parse fails in turn (but the first, which the
- * hook cannot fail): a clean AH_ERR_NO_MEMORY or the unfailed result. */
+/* Each allocation of the parse fails in turn: a clean AH_ERR_NO_MEMORY or
+ * the unfailed result. */
 static void check_parse_oom(const char *spec, int rc, const ah__proxy *ok) {
   int again = AH_ERR_NO_MEMORY;
   for (unsigned long n = 1; n < 16 && again == AH_ERR_NO_MEMORY; n++) {
     ah__proxy p;
     memset(&p, 0x5a, sizeof p);
-    ah__alloc_fail_after(n);
+    ah__alloc_fail_from(n, NULL);
     again = ah__proxy_parse(spec, &p);
-    ah__alloc_fail_after(0);
+    ah__alloc_fail_from(0, NULL);
     if (again == AH_ERR_NO_MEMORY) {
       FUZZ_CHECK(p.host == NULL && p.authorization == NULL);
       continue;

@@ -9,25 +9,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static atomic_ulong fail_countdown; /* 0: injection off */
+/* 0: injection off; 1: this and every later allocation fails; k > 1: the
+ * k-th allocation from now fails. */
+static atomic_ulong fail_countdown;
 static atomic_ulong succeeded;
+static atomic_ulong refused_count;
 
 static int should_fail(void) {
   unsigned long left = atomic_load(&fail_countdown);
-  if (left == 0) {
-    atomic_fetch_add(&succeeded, 1);
-    return 0;
+  while (left > 1 &&
+         !atomic_compare_exchange_weak(&fail_countdown, &left, left - 1)) {
   }
-  if (left == 1)
+  if (left == 1) {
+    atomic_fetch_add(&refused_count, 1);
     return 1; /* stays at 1: every later allocation fails too */
-  atomic_fetch_sub(&fail_countdown, 1);
+  }
   atomic_fetch_add(&succeeded, 1);
   return 0;
 }
 
-unsigned long ah__alloc_fail_after(unsigned long n) {
-  atomic_store(&fail_countdown, n == 0 ? 0 : n + 1);
-  return atomic_exchange(&succeeded, 0);
+unsigned long ah__alloc_fail_from(unsigned long nth, unsigned long *refused) {
+  /* Off first, so that the counts read below are final for this run. */
+  atomic_store(&fail_countdown, 0);
+  unsigned long made = atomic_exchange(&succeeded, 0);
+  unsigned long failed = atomic_exchange(&refused_count, 0);
+  if (refused != NULL)
+    *refused = failed;
+  atomic_store(&fail_countdown, nth);
+  return made;
 }
 
 void *ah__malloc(size_t size) {

@@ -16,10 +16,12 @@ char *ah__strdup(const char *s);
 char *ah__strndup(const char *s, size_t len);
 
 /*
- * Test hook: after `n` more successful allocations, every allocation fails
- * (0 = never fail). Returns how many allocations succeeded since the last
- * call, so a torture test can count the allocations a scenario needs.
+ * Test hook: counting from this call, allocation number `nth` and every
+ * later one fail (1: the very next one); 0 turns injection off. Returns how
+ * many allocations succeeded since the previous call. `refused`, when not
+ * NULL, gets how many were made to fail since then: that tells a run which
+ * needed exactly nth - 1 allocations from one that was cut short.
  */
-unsigned long ah__alloc_fail_after(unsigned long n);
+unsigned long ah__alloc_fail_from(unsigned long nth, unsigned long *refused);
 
 #endif

@@ -4,9 +4,9 @@
  * A scenario (two GETs, the second on the pooled connection; a streamed
  * POST; the two GETs over HTTPS) runs once with no failure to count
  * the allocations it makes through the library's hook (src/util/alloc.h),
- * then again with ah__alloc_fail_after(N) for N = 1, 2, ... (after N more
- * successful allocations every allocation fails) until a run needs fewer
- * than N allocations, i.e. completes with no failure injected. The whole
+ * then again with ah__alloc_fail_from(N) for N = 1, 2, ... (allocation N
+ * and every later one fail) until a run completes with no failure
+ * injected. The whole
  * scenario runs under injection: ah_open, ah_connect, ah_open_request, the
  * send, the upload, the reads, and closing the request and connect handles
  * (a user may well close handles while memory is short). Injection is
@@ -66,7 +66,7 @@ static void *watchdog(void *arg) {
     uint64_t d = atomic_load(&watch_deadline);
     if (d != 0 && tu_now_ms() > d) {
       fprintf(stderr,
-              "alloc torture: the run with fail_after(%lu) hung in step "
+              "alloc torture: the run with fail_from(%lu) hung in step "
               "\"%s\" for more than %u ms\n",
               atomic_load(&watch_n), atomic_load(&watch_step), RUN_LIMIT_MS);
       abort();
@@ -91,7 +91,7 @@ static void problem(unsigned long n, const char *fmt, ...) {
   pthread_mutex_lock(&problem_mu);
   if (problem_count < MAX_PROBLEMS) {
     int k = snprintf(problems[problem_count], sizeof(problems[0]),
-                     "fail_after(%lu): ", n);
+                     "fail_from(%lu): ", n);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(problems[problem_count] + k, sizeof(problems[0]) - (size_t)k, fmt,
@@ -108,7 +108,7 @@ static void problem(unsigned long n, const char *fmt, ...) {
 #define MAX_REQUESTS 2
 
 typedef struct run {
-  unsigned long n; /* fail_after(n); 0 = the clean counting run */
+  unsigned long n; /* fail_from(n); 0 = the clean counting run */
   uint16_t port;
   const char *ca_file; /* HTTPS: trust this CA (set under injection too) */
   ah_handle session;   /* handles the calls gave us (NULL: none) */
@@ -421,12 +421,12 @@ static void *sync_worker(void *arg) {
 }
 
 /*
- * One synchronous run with fail_after(n). A run whose calls have not
+ * One synchronous run with fail_from(n). A run whose calls have not
  * returned after WAIT_MS is reported and abandoned: its worker stays
  * blocked and its session open (so the job is not freed).
  */
 static unsigned long sync_run(uint16_t port, unsigned long n, int *ok,
-                              int *first_error) {
+                              int *first_error, unsigned long *refused) {
   sync_job *job = calloc(1, sizeof(*job));
   assert_non_null(job);
   job->r.n = n;
@@ -434,12 +434,12 @@ static unsigned long sync_run(uint16_t port, unsigned long n, int *ok,
   job->r.sync = 1;
   pthread_t worker;
   atomic_store(&watch_n, n);
-  ah__alloc_fail_after(n);
+  ah__alloc_fail_from(n, NULL);
   assert_int_equal(pthread_create(&worker, NULL, sync_worker, job), 0);
   uint64_t until = tu_now_ms() + SYNC_WAIT_MS;
   while (!atomic_load(&job->finished) && tu_now_ms() < until)
     tu_sleep_ms(2);
-  unsigned long used = ah__alloc_fail_after(0);
+  unsigned long used = ah__alloc_fail_from(0, refused);
   if (!atomic_load(&job->finished)) {
     problem(n, "a blocking call (step \"%s\") has not returned %u ms later",
             atomic_load(&watch_step), SYNC_WAIT_MS);
@@ -461,7 +461,7 @@ static unsigned long sync_run(uint16_t port, unsigned long n, int *ok,
   *first_error = job->r.failed ? job->r.first_error : AH_OK;
   const char *verbose = getenv("AHTTP_TORTURE_VERBOSE");
   if (verbose != NULL && verbose[0] == '1')
-    printf("  fail_after(%lu): %lu allocations, %s%s%s\n", n, used,
+    printf("  fail_from(%lu): %lu allocations, %s%s%s\n", n, used,
            job->ok ? "succeeded" : rec_code_name(job->r.first_error),
            job->r.failed ? " in " : "",
            job->r.failed ? job->r.first_error_step : "");
@@ -508,14 +508,15 @@ static void teardown_run(run *r) {
 }
 
 /*
- * One run with fail_after(n) (0: none). Returns the allocations that
- * succeeded during the scenario; *ok says whether every call succeeded.
+ * One run with fail_from(n) (0: none). Returns the allocations that
+ * succeeded during the scenario; *ok says whether every call succeeded,
+ * *refused how many allocations were made to fail.
  */
 static unsigned long one_run(const ts_server *server, const char *ca_file,
                              unsigned long n, scenario_fn fn, int *ok,
-                             int *first_error) {
+                             int *first_error, unsigned long *refused) {
   if (fn == scenario_sync_get)
-    return sync_run(server->port, n, ok, first_error);
+    return sync_run(server->port, n, ok, first_error, refused);
   run r;
   memset(&r, 0, sizeof(r));
   r.n = n;
@@ -524,18 +525,18 @@ static unsigned long one_run(const ts_server *server, const char *ca_file,
   rec_reset();
   atomic_store(&watch_n, n);
   atomic_store(&watch_deadline, tu_now_ms() + RUN_LIMIT_MS);
-  ah__alloc_fail_after(n);
+  ah__alloc_fail_from(n, NULL);
   *ok = fn(&r);
   if (r.connect != NULL)
     close_child(&r, r.connect, "ah_close_handle(connect)");
-  unsigned long used = ah__alloc_fail_after(0);
+  unsigned long used = ah__alloc_fail_from(0, refused);
   teardown_run(&r);
   atomic_store(&watch_deadline, 0);
   *first_error = r.failed ? r.first_error : AH_OK;
   /* AHTTP_TORTURE_VERBOSE=1 shows what each run did. */
   const char *verbose = getenv("AHTTP_TORTURE_VERBOSE");
   if (verbose != NULL && verbose[0] == '1')
-    printf("  fail_after(%lu): %lu allocations, %s%s%s\n", n, used,
+    printf("  fail_from(%lu): %lu allocations, %s%s%s\n", n, used,
            *ok ? "succeeded" : rec_code_name(r.first_error),
            r.failed ? " in " : "", r.failed ? r.first_error_step : "");
   if (*ok && r.failed)
@@ -545,7 +546,7 @@ static unsigned long one_run(const ts_server *server, const char *ca_file,
 }
 
 /*
- * Runs `fn` for fail_after(1, 2, ...) against the scripted server, over
+ * Runs `fn` for fail_from(1, 2, ...) against the scripted server, over
  * HTTPS (trusting `ca_file`) when `tls` is given.
  */
 static void torture(const char *name, scenario_fn fn, const ts_server_tls *tls,
@@ -561,8 +562,9 @@ static void torture(const char *name, scenario_fn fn, const ts_server_tls *tls,
 
   /* Counting run; a second one, now that process-wide tables exist. */
   int ok = 0, err = AH_OK;
-  one_run(&server, ca_file, 0, fn, &ok, &err);
-  unsigned long clean = one_run(&server, ca_file, 0, fn, &ok, &err);
+  unsigned long refused = 0;
+  one_run(&server, ca_file, 0, fn, &ok, &err, &refused);
+  unsigned long clean = one_run(&server, ca_file, 0, fn, &ok, &err, &refused);
   if (!ok || problem_count != 0) {
     atomic_store(&watch_stop, 1);
     pthread_join(dog, NULL);
@@ -573,17 +575,17 @@ static void torture(const char *name, scenario_fn fn, const ts_server_tls *tls,
   unsigned long n, limit = 2 * clean + 50, nomem = 0, succeeded = 0;
   uint64_t start = tu_now_ms();
   for (n = 1; n <= limit; n++) {
-    unsigned long used = one_run(&server, ca_file, n, fn, &ok, &err);
+    unsigned long used = one_run(&server, ca_file, n, fn, &ok, &err, &refused);
     if (err == AH_ERR_NO_MEMORY)
       nomem++;
     if (ok)
       succeeded++;
-    if (used < n) {
+    if (refused == 0) {
       if (!ok)
         problem(n,
-                "no allocation failed (%lu of %lu made) yet the scenario "
+                "no allocation was made to fail (%lu made) yet the scenario "
                 "did not succeed",
-                used, n);
+                used);
       break;
     }
   }
@@ -591,7 +593,7 @@ static void torture(const char *name, scenario_fn fn, const ts_server_tls *tls,
   pthread_join(dog, NULL);
   ts_server_stop(&server);
   printf("alloc torture %s: a clean run makes %lu allocations; ran "
-         "fail_after(1..%lu) in %llu ms: %lu ended with AH_ERR_NO_MEMORY, "
+         "fail_from(1..%lu) in %llu ms: %lu ended with AH_ERR_NO_MEMORY, "
          "%lu succeeded anyway; %d problem(s)\n",
          name, clean, n, (unsigned long long)(tu_now_ms() - start), nomem,
          succeeded, problem_count);
@@ -611,16 +613,17 @@ static void torture(const char *name, scenario_fn fn, const ts_server_tls *tls,
 /*
  * Closing under memory pressure: a connect handle with CLOSE_MANY requests,
  * each with a send pending (the server never answers /stall), is closed
- * with fail_after(N). The set-up runs without injection; the close queues
+ * with fail_from(N). The set-up runs without injection; the close queues
  * a cancelled REQUEST_COMPLETE, the connection's CLOSING_CONNECTION and
  * CONNECTION_CLOSED and a HANDLE_CLOSING per request at once, far more than
  * the session's event queue holds, so the queue must grow (several times)
- * while allocations fail. N runs from 1 until the close makes fewer than N
- * allocations.
+ * while allocations fail. N runs from 1 until no allocation of the close
+ * is made to fail.
  */
 #define CLOSE_MANY 100
 
-static unsigned long close_many_run(uint16_t port, unsigned long n) {
+static unsigned long close_many_run(uint16_t port, unsigned long n,
+                                    unsigned long *refused) {
   run r;
   ah_handle reqs[CLOSE_MANY];
   char why[512];
@@ -647,7 +650,7 @@ static unsigned long close_many_run(uint16_t port, unsigned long n) {
   tu_sleep_ms(20);
 
   step("ah_close_handle(connect) under injection");
-  ah__alloc_fail_after(n);
+  ah__alloc_fail_from(n, NULL);
   int rc = ah_close_handle(r.connect);
   if (rc != AH_OK)
     problem(n, "ah_close_handle(connect) returned %s", rec_code_name(rc));
@@ -661,7 +664,7 @@ static unsigned long close_many_run(uint16_t port, unsigned long n) {
   }
   if (!rec_wait_closing(r.connect, 0))
     problem(n, "the connect handle got no HANDLE_CLOSING");
-  unsigned long used = ah__alloc_fail_after(0);
+  unsigned long used = ah__alloc_fail_from(0, refused);
   if (missing > 0)
     problem(n,
             "%d of %d requests got no HANDLE_CLOSING after their connect "
@@ -706,7 +709,7 @@ static unsigned long close_many_run(uint16_t port, unsigned long n) {
   atomic_store(&watch_deadline, 0);
   const char *verbose = getenv("AHTTP_TORTURE_VERBOSE");
   if (verbose != NULL && verbose[0] == '1')
-    printf("  fail_after(%lu): %lu allocations during the close, %d "
+    printf("  fail_from(%lu): %lu allocations during the close, %d "
            "HANDLE_CLOSING missing\n",
            n, used, missing);
   return used;
@@ -721,15 +724,20 @@ static void test_alloc_torture_close_many(void **state) {
   problem_count = 0;
   atomic_store(&watch_stop, 0);
   assert_int_equal(pthread_create(&dog, NULL, watchdog, NULL), 0);
-  unsigned long clean = close_many_run(server.port, 0), n;
-  for (n = 1; n <= 2 * clean + 10; n++)
-    if (close_many_run(server.port, n) < n)
+  unsigned long refused, n;
+  unsigned long clean = close_many_run(server.port, 0, &refused);
+  if (clean == 0)
+    problem(0, "a clean close made no allocation: nothing was tortured");
+  for (n = 1; n <= 2 * clean + 10; n++) {
+    close_many_run(server.port, n, &refused);
+    if (refused == 0)
       break;
+  }
   atomic_store(&watch_stop, 1);
   pthread_join(dog, NULL);
   ts_server_stop(&server);
   printf("alloc torture close-many: a clean close makes %lu allocations; "
-         "ran fail_after(1..%lu); %d problem(s)\n",
+         "ran fail_from(1..%lu); %d problem(s)\n",
          clean, n, problem_count);
   if (problem_count != 0) {
     for (int i = 0; i < problem_count && i < MAX_PROBLEMS; i++)

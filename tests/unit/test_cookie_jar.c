@@ -1448,15 +1448,8 @@ static void save_replaces_an_existing_file(void **state) {
 
 /* ---- allocation failures ---- */
 
-/*
- * Fails the allocation after the first `n` of the next call: the hook
- * cannot fail the very first allocation after it is armed, so one
- * throw-away allocation takes that place.
- */
-static void fail_after(unsigned long n) {
-  ah__alloc_fail_after(n + 1);
-  ah__free(ah__malloc(1));
-}
+/* Fails the allocations after the first `n` of the next call. */
+static void fail_after(unsigned long n) { ah__alloc_fail_from(n + 1, NULL); }
 
 static char *header_text(ah__cookie_jar *jar, const char *host, int secure) {
   char *out = NULL;
@@ -1470,7 +1463,7 @@ static void new_jar_out_of_memory(void **state) {
   (void)state;
   fail_after(0);
   assert_int_equal(ah__cookie_jar_new(&jar), AH_ERR_NO_MEMORY);
-  ah__alloc_fail_after(0);
+  ah__alloc_fail_from(0, NULL);
   assert_null(jar);
 }
 
@@ -1491,7 +1484,7 @@ static void store_out_of_memory(void **state) {
     before = header_text(jar, "a.test", 0);
     fail_after(n);
     rc = ah__cookie_jar_store(jar, "new=1", 5, "a.test", "/", 0, NOW, &h);
-    ah__alloc_fail_after(0);
+    ah__alloc_fail_from(0, NULL);
     assert_true(rc == AH_OK || rc == AH_ERR_NO_MEMORY);
     after = header_text(jar, "a.test", 0);
     if (rc == AH_ERR_NO_MEMORY) {
@@ -1522,7 +1515,7 @@ static void header_out_of_memory(void **state) {
     size_t count = 9;
     fail_after(n);
     rc = ah__cookie_jar_header(jar, "a.test", "/", 0, NOW + 5, &out, &count);
-    ah__alloc_fail_after(0);
+    ah__alloc_fail_from(0, NULL);
     if (rc == AH_ERR_NO_MEMORY) {
       assert_null(out);
       assert_int_equal(count, 0);
@@ -1558,7 +1551,7 @@ static void load_out_of_memory(void **state) {
     assert_true(set(jar, "a.test", "/", "mine=1"));
     fail_after(n);
     rc = ah__cookie_jar_load(jar, path, NOW, detail, sizeof detail);
-    ah__alloc_fail_after(0);
+    ah__alloc_fail_from(0, NULL);
     if (rc == AH_ERR_NO_MEMORY) {
       assert_int_equal(ah__cookie_jar_count(jar), 1);
       header(jar, "a.test", "/", "mine=1");
@@ -1584,7 +1577,7 @@ static void save_out_of_memory_keeps_the_file(void **state) {
   fail_after(0);
   assert_int_equal(ah__cookie_jar_save(jar, path, NOW, detail, sizeof detail),
                    AH_ERR_NO_MEMORY);
-  ah__alloc_fail_after(0);
+  ah__alloc_fail_from(0, NULL);
   text = read_file(path);
   assert_string_equal(text, "old content\n");
   free(text);

@@ -837,23 +837,19 @@ static void format_refuses_bad_arguments(void **state) {
 
 /*
  * Runs `op` with the 1st, 2nd, ... of its allocations failing until it
- * needs no more than it was allowed. ah__alloc_fail_after cannot fail the
- * first allocation after it is called, so one allocation of our own takes
- * that place. Every failure must be AH_ERR_NO_MEMORY with nothing to
- * release; leaks are LeakSanitizer's to find (the ASan build).
+ * needs no more than it was allowed. Every failure must be
+ * AH_ERR_NO_MEMORY with nothing to release; leaks are LeakSanitizer's to
+ * find (the ASan build).
  */
 typedef int (*alloc_op)(const void *arg);
 
 static unsigned long torture(alloc_op op, const void *arg) {
   unsigned long n;
   for (n = 1;; n++) {
-    void *pad;
     int rc;
-    ah__alloc_fail_after(n);
-    pad = ah__malloc(1);
+    ah__alloc_fail_from(n, NULL);
     rc = op(arg);
-    ah__alloc_fail_after(0);
-    ah__free(pad);
+    ah__alloc_fail_from(0, NULL);
     if (rc == AH_OK)
       return n - 1; /* allocations that were made to fail */
     if (rc != AH_ERR_NO_MEMORY)
