@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -32,6 +33,8 @@ struct ah__io {
    * its connection's OpenSSL at once, on this one thread, so one buffer
    * serves them all (made with the first TLS connection). */
   char *cipher_in;
+  /* Reads nobody asked for land here: any byte means "close". */
+  char scratch[64];
 };
 
 struct ah__conn {
@@ -44,8 +47,13 @@ struct ah__conn {
   int reading;
   int timed_read;
   int idle;
-  uv_getaddrinfo_t gai;
-  uv_connect_t connect_req;
+  /* One after the other, never both: the name is resolved, then each
+   * address is tried in turn. */
+  union {
+    uv_getaddrinfo_t gai;
+    uv_connect_t connect_req;
+  } u;
+  int resolving;
   uv_write_t write_req;
   int write_pending;
   struct addrinfo *addrs;
@@ -67,8 +75,7 @@ struct ah__conn {
   void *owner;
   ah__conn *prev, *next; /* pool links while idle */
   char peer[64];
-  char detail[256];
-  char scratch[64]; /* idle reads land here: any byte means "close" */
+  char *detail; /* the last failure's text: see failure_text */
 
   /* TLS: ciphertext is read into io->cipher_in and fed to `tls`;
    * plaintext goes to the owner's buffers. `kick` delivers plaintext
@@ -83,8 +90,7 @@ struct ah__conn {
   int tls_resumed;
   const char *tls_version;
   char *cbuf;
-  uv_idle_t kick;
-  char tls_desc[96];
+  uv_idle_t *kick;
 };
 
 /* A write of ciphertext: its own copy of the bytes. */
@@ -162,11 +168,29 @@ static int map_uv_error(int uv_err, int fallback) {
   }
 }
 
+static const char *last_failure(const ah__conn *c) {
+  return c->detail != NULL ? c->detail : "out of memory";
+}
+
+/* Formats the text that goes with a failure. It lives until the next
+ * failure or until the connection is freed (after the owner heard of
+ * it); only texts of failures take memory. */
+static const char *failure_text(ah__conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static const char *failure_text(ah__conn *c, const char *fmt, ...) {
+  char text[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  ah__free(c->detail);
+  c->detail = ah__strdup(text);
+  return last_failure(c);
+}
+
 static const char *set_detail(ah__conn *c, const char *what, int uv_err) {
-  snprintf(c->detail, sizeof c->detail, "%s %s%s: %s", what,
-           c->via_proxy ? "proxy " : "", c->peer[0] ? c->peer : c->host,
-           uv_strerror(uv_err));
-  return c->detail;
+  return failure_text(c, "%s %s%s: %s", what, c->via_proxy ? "proxy " : "",
+                      c->peer[0] ? c->peer : c->host, uv_strerror(uv_err));
 }
 
 /* ---- time limits: one timer, the earliest of three deadlines ---- */
@@ -209,14 +233,14 @@ static void on_timer(uv_timer_t *timer) {
     close_attempt(c);
   } else if (c->send_deadline != 0 && now >= c->send_deadline) {
     c->send_deadline = 0;
-    snprintf(c->detail, sizeof c->detail, "send to %s timed out", c->peer);
+    failure_text(c, "send to %s timed out", c->peer);
     if (c->ops != NULL)
-      c->ops->written(c->owner, AH_ERR_TIMEOUT, c->detail);
+      c->ops->written(c->owner, AH_ERR_TIMEOUT, last_failure(c));
   } else if (c->receive_deadline != 0 && now >= c->receive_deadline) {
     ah__conn_read_stop(c);
-    snprintf(c->detail, sizeof c->detail, "receive from %s timed out", c->peer);
+    failure_text(c, "receive from %s timed out", c->peer);
     if (c->ops != NULL)
-      c->ops->read_end(c->owner, AH_ERR_TIMEOUT, c->detail);
+      c->ops->read_end(c->owner, AH_ERR_TIMEOUT, last_failure(c));
   }
   arm_timer(c);
   conn_unref(c);
@@ -233,6 +257,8 @@ static void conn_free(ah__conn *c) {
   ah__free(c->tunnel_host);
   ah__free(c->proxy_authorization);
   ah__free(c->host);
+  ah__free(c->detail);
+  ah__free(c->kick);
   ah__free(c);
 }
 
@@ -262,15 +288,15 @@ void ah__conn_close(ah__conn *c) {
   if (was_connected)
     status(c, AH_STATUS_CLOSING_CONNECTION, c->peer);
   c->state = CLOSED;
-  if (c->gai.data == c)
-    uv_cancel((uv_req_t *)&c->gai);
+  if (c->resolving)
+    uv_cancel((uv_req_t *)&c->u.gai);
   if (c->tcp_open) {
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     c->tcp_open = 0;
   }
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   if (c->tls_ctx != NULL)
-    uv_close((uv_handle_t *)&c->kick, on_handle_closed);
+    uv_close((uv_handle_t *)c->kick, on_handle_closed);
   if (was_connected)
     status(c, AH_STATUS_CONNECTION_CLOSED, c->peer);
   c->ops = NULL;
@@ -298,6 +324,10 @@ static void on_connect(uv_connect_t *req, int status_code) {
   }
   if (status_code == 0) {
     uv_tcp_nodelay(&c->tcp, 1);
+    /* No other address will be tried (a failed handshake or tunnel is
+     * not retried elsewhere). */
+    uv_freeaddrinfo(c->addrs);
+    c->addrs = c->next_addr = NULL;
     if (c->tunnel_host != NULL || c->tls_ctx != NULL) {
       /* The connect deadline runs on through the tunnel and handshake. */
       status(c, AH_STATUS_CONNECTED_TO_SERVER, c->peer);
@@ -367,8 +397,8 @@ static void try_next_address(ah__conn *c) {
     c->tcp.data = c;
     c->tcp_open = 1;
     c->refs++; /* the tcp handle's */
-    c->connect_req.data = c;
-    rc = uv_tcp_connect(&c->connect_req, &c->tcp, ai->ai_addr, on_connect);
+    c->u.connect_req.data = c;
+    rc = uv_tcp_connect(&c->u.connect_req, &c->tcp, ai->ai_addr, on_connect);
     if (rc == 0) {
       c->refs++;
       c->connect_deadline = deadline_in(c, c->limits.connect_ms);
@@ -380,21 +410,20 @@ static void try_next_address(ah__conn *c) {
     return;
   }
   if (c->last_connect_error == UV_ETIMEDOUT) {
-    snprintf(c->detail, sizeof c->detail, "connect to %s timed out",
-             c->peer[0] ? c->peer : c->host);
-    fail_connect(c, AH_ERR_TIMEOUT, c->detail);
+    failure_text(c, "connect to %s timed out", c->peer[0] ? c->peer : c->host);
+    fail_connect(c, AH_ERR_TIMEOUT, last_failure(c));
   } else {
     set_detail(c, "connect",
                c->last_connect_error ? c->last_connect_error
                                      : UV_EADDRNOTAVAIL);
-    fail_connect(c, AH_ERR_CANNOT_CONNECT, c->detail);
+    fail_connect(c, AH_ERR_CANNOT_CONNECT, last_failure(c));
   }
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int rc, struct addrinfo *res) {
   ah__conn *c = req->data;
   char ip[INET6_ADDRSTRLEN];
-  c->gai.data = NULL;
+  c->resolving = 0;
   if (c->state == CLOSED) {
     if (res != NULL)
       uv_freeaddrinfo(res);
@@ -402,10 +431,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int rc, struct addrinfo *res) {
     return;
   }
   if (rc != 0 || res == NULL) {
-    snprintf(c->detail, sizeof c->detail, "cannot resolve %s'%s': %s",
-             c->via_proxy ? "proxy " : "", c->host,
-             uv_strerror(rc != 0 ? rc : UV_EAI_NONAME));
-    fail_connect(c, AH_ERR_NAME_NOT_RESOLVED, c->detail);
+    failure_text(c, "cannot resolve %s'%s': %s", c->via_proxy ? "proxy " : "",
+                 c->host, uv_strerror(rc != 0 ? rc : UV_EAI_NONAME));
+    fail_connect(c, AH_ERR_NAME_NOT_RESOLVED, last_failure(c));
     conn_unref(c);
     return;
   }
@@ -452,16 +480,17 @@ static int start_resolve(ah__conn *c) {
   snprintf(service, sizeof service, "%u", (unsigned)c->port);
   status(c, AH_STATUS_RESOLVING_NAME, c->host);
   if (is_invalid_tld(c->host)) {
-    snprintf(c->detail, sizeof c->detail,
-             "cannot resolve '%s': names under .invalid never resolve",
-             c->host);
+    failure_text(c, "cannot resolve '%s': names under .invalid never resolve",
+                 c->host);
     return AH_ERR_NAME_NOT_RESOLVED;
   }
-  c->gai.data = c;
+  c->u.gai.data = c;
+  c->resolving = 1;
   c->refs++;
-  rc = uv_getaddrinfo(c->io->loop, &c->gai, on_resolved, name, service, &hints);
+  rc = uv_getaddrinfo(c->io->loop, &c->u.gai, on_resolved, name, service,
+                      &hints);
   if (rc != 0) {
-    c->gai.data = NULL;
+    c->resolving = 0;
     c->refs--;
     return AH_ERR_SYSTEM;
   }
@@ -552,7 +581,8 @@ int ah__conn_acquire(ah__io *io, const ah__conn_target *target,
   c = ah__calloc(1, sizeof *c);
   if (c == NULL)
     return AH_ERR_NO_MEMORY;
-  if (!copy_target(c, target)) {
+  if (!copy_target(c, target) ||
+      (c->tls_ctx != NULL && (c->kick = ah__malloc(sizeof *c->kick)) == NULL)) {
     conn_free(c);
     return AH_ERR_NO_MEMORY;
   }
@@ -565,15 +595,15 @@ int ah__conn_acquire(ah__io *io, const ah__conn_target *target,
   c->timer.data = c;
   c->refs = 1; /* the timer's */
   if (c->tls_ctx != NULL) {
-    uv_idle_init(io->loop, &c->kick);
-    c->kick.data = c;
+    uv_idle_init(io->loop, c->kick);
+    c->kick->data = c;
     c->refs++;
   }
   *out = c;
   *reused = 0;
   rc = start_resolve(c);
   if (rc == AH_ERR_NAME_NOT_RESOLVED) {
-    fail_connect(c, rc, c->detail); /* the owner hears it as usual */
+    fail_connect(c, rc, last_failure(c)); /* the owner hears it as usual */
     return AH_OK;
   }
   if (rc != AH_OK) {
@@ -644,23 +674,24 @@ static void on_tls_written(uv_write_t *req, int rc) {
 }
 
 static void drive_handshake(ah__conn *c) {
-  int rc = ah__tls_handshake(c->tls, c->detail, sizeof c->detail);
+  char why[256] = "";
+  char desc[96];
+  int rc = ah__tls_handshake(c->tls, why, sizeof why);
   int flushed = flush_tls(c, 0);
   if (rc == AH_IO_PENDING && flushed == AH_OK)
     return;
   if (rc == AH_OK || rc == AH_IO_PENDING) {
     rc = flushed;
-    snprintf(c->detail, sizeof c->detail,
-             "cannot send TLS handshake data to %s", c->peer);
+    snprintf(why, sizeof why, "cannot send TLS handshake data to %s", c->peer);
   }
   if (rc != AH_OK) {
-    if (c->via_proxy) {
-      size_t used = strlen(c->detail);
-      snprintf(c->detail + used, sizeof c->detail - used,
-               " (TLS with %s:%u through proxy %s)", c->tunnel_host,
-               (unsigned)c->tunnel_port, c->peer);
-    }
-    fail_connect(c, rc, c->detail);
+    if (c->via_proxy)
+      fail_connect(c, rc,
+                   failure_text(c, "%s (TLS with %s:%u through proxy %s)", why,
+                                c->tunnel_host, (unsigned)c->tunnel_port,
+                                c->peer));
+    else
+      fail_connect(c, rc, failure_text(c, "%s", why));
     return;
   }
   c->handshaking = 0;
@@ -670,8 +701,8 @@ static void drive_handshake(ah__conn *c) {
   arm_timer(c);
   c->tls_resumed = ah__tls_resumed(c->tls);
   c->tls_version = ah__tls_version(c->tls);
-  ah__tls_describe(c->tls, c->tls_desc, sizeof c->tls_desc);
-  status(c, AH_STATUS_TLS_HANDSHAKE_DONE, c->tls_desc);
+  ah__tls_describe(c->tls, desc, sizeof desc);
+  status(c, AH_STATUS_TLS_HANDSHAKE_DONE, desc); /* the text is copied */
   if (c->state != CLOSED && c->ops != NULL)
     c->ops->connected(c->owner, AH_OK, NULL);
 }
@@ -705,8 +736,8 @@ static void start_tls(ah__conn *c) {
     rc = begin_reading(c);
   }
   if (rc != AH_OK) {
-    snprintf(c->detail, sizeof c->detail, "cannot start TLS with %s", c->peer);
-    fail_connect(c, rc, c->detail);
+    failure_text(c, "cannot start TLS with %s", c->peer);
+    fail_connect(c, rc, last_failure(c));
     return;
   }
   drive_handshake(c);
@@ -751,9 +782,8 @@ static void start_tunnel(ah__conn *c) {
   if (rc == AH_OK)
     return;
 fail:
-  snprintf(c->detail, sizeof c->detail, "cannot ask proxy %s for a tunnel",
-           c->peer);
-  fail_connect(c, rc, c->detail);
+  failure_text(c, "cannot ask proxy %s for a tunnel", c->peer);
+  fail_connect(c, rc, last_failure(c));
 }
 
 /* The proxy's answer to CONNECT: 2xx opens the tunnel, anything else is
@@ -765,10 +795,9 @@ static void on_tunnel_read(ah__conn *c, ssize_t nread) {
   size_t head_len = 0;
   int rc;
   if (nread < 0) {
-    snprintf(c->detail, sizeof c->detail,
-             "proxy %s closed the connection before answering CONNECT",
-             c->peer);
-    fail_connect(c, AH_ERR_PROXY_REFUSED, c->detail);
+    failure_text(c, "proxy %s closed the connection before answering CONNECT",
+                 c->peer);
+    fail_connect(c, AH_ERR_PROXY_REFUSED, last_failure(c));
     return;
   }
   c->tunnel_len += (size_t)nread;
@@ -780,10 +809,9 @@ static void on_tunnel_read(ah__conn *c, ssize_t nread) {
     if (rc == AH_H1_NEED_MORE)
       return;
     if (rc != AH_H1_OK) {
-      snprintf(c->detail, sizeof c->detail,
-               "proxy %s sent an invalid answer to CONNECT: %s", c->peer,
-               why ? why : "malformed");
-      fail_connect(c, AH_ERR_PROXY_REFUSED, c->detail);
+      failure_text(c, "proxy %s sent an invalid answer to CONNECT: %s", c->peer,
+                   why ? why : "malformed");
+      fail_connect(c, AH_ERR_PROXY_REFUSED, last_failure(c));
       return;
     }
     if (resp.status >= 200)
@@ -792,15 +820,14 @@ static void on_tunnel_read(ah__conn *c, ssize_t nread) {
     c->tunnel_len -= head_len; /* an interim 1xx */
   }
   if (resp.status < 200 || resp.status > 299) {
-    snprintf(c->detail, sizeof c->detail,
-             "proxy %s answered CONNECT %s:%u with %d %.*s", c->peer,
-             c->tunnel_host, (unsigned)c->tunnel_port, resp.status,
-             (int)(resp.reason.len > 100 ? 100 : resp.reason.len),
-             resp.reason.ptr);
+    failure_text(c, "proxy %s answered CONNECT %s:%u with %d %.*s", c->peer,
+                 c->tunnel_host, (unsigned)c->tunnel_port, resp.status,
+                 (int)(resp.reason.len > 100 ? 100 : resp.reason.len),
+                 resp.reason.ptr);
     fail_connect(c,
                  resp.status == 407 ? AH_ERR_PROXY_AUTH_REQUIRED
                                     : AH_ERR_PROXY_REFUSED,
-                 c->detail);
+                 last_failure(c));
     return;
   }
   c->tunneling = 0;
@@ -813,6 +840,7 @@ static void on_tunnel_read(ah__conn *c, ssize_t nread) {
 /* Hands decrypted bytes to the owner while it wants them. */
 static void deliver_plaintext(ah__conn *c) {
   char *buf = NULL;
+  char why[256] = "";
   size_t len = 0, got = 0;
   int rc;
   c->refs++;
@@ -822,16 +850,14 @@ static void deliver_plaintext(ah__conn *c) {
       /* The owner had no buffer to give (out of memory): say so, as the
        * plain path does, rather than wait for bytes nobody will take. */
       ah__conn_read_stop(c);
-      snprintf(c->detail, sizeof c->detail, "no buffer to receive from %s",
-               c->peer);
-      c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, c->detail);
+      failure_text(c, "no buffer to receive from %s", c->peer);
+      c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, last_failure(c));
       break;
     }
-    rc = ah__tls_read(c->tls, buf, len, &got, c->detail, sizeof c->detail);
+    rc = ah__tls_read(c->tls, buf, len, &got, why, sizeof why);
     if (rc == AH_IO_PENDING && flush_tls(c, 0) != AH_OK) {
       rc = AH_ERR_NO_MEMORY;
-      snprintf(c->detail, sizeof c->detail, "cannot answer %s's TLS records",
-               c->peer);
+      snprintf(why, sizeof why, "cannot answer %s's TLS records", c->peer);
     }
     if (rc == AH_OK) {
       c->ops->data(c->owner, buf, got);
@@ -840,9 +866,9 @@ static void deliver_plaintext(ah__conn *c) {
     if (rc == AH_IO_PENDING && c->tls_eof) {
       /* Every record is read and no close_notify came. */
       ah__conn_read_stop(c);
-      snprintf(c->detail, sizeof c->detail,
-               "%s closed the TLS connection without close_notify", c->peer);
-      c->ops->read_end(c->owner, AH_ERR_TLS_TRUNCATED, c->detail);
+      failure_text(c, "%s closed the TLS connection without close_notify",
+                   c->peer);
+      c->ops->read_end(c->owner, AH_ERR_TLS_TRUNCATED, last_failure(c));
       break;
     }
     if (rc == AH_IO_PENDING)
@@ -851,7 +877,7 @@ static void deliver_plaintext(ah__conn *c) {
     if (rc == AH_TLS_CLOSED)
       c->ops->read_end(c->owner, AH_OK, NULL);
     else
-      c->ops->read_end(c->owner, rc, c->detail);
+      c->ops->read_end(c->owner, rc, failure_text(c, "%s", why));
     break;
   }
   conn_unref(c);
@@ -868,8 +894,9 @@ static void on_kick(uv_idle_t *kick) {
  * anything that decrypts to data, an alert or close_notify ends it. */
 static void idle_tls_input(ah__conn *c) {
   size_t got = 0;
-  int rc = ah__tls_read(c->tls, c->scratch, sizeof c->scratch, &got, c->detail,
-                        sizeof c->detail);
+  char why[256];
+  int rc = ah__tls_read(c->tls, c->io->scratch, sizeof c->io->scratch, &got,
+                        why, sizeof why);
   if (rc != AH_IO_PENDING || flush_tls(c, 0) != AH_OK)
     ah__conn_close(c);
 }
@@ -896,8 +923,8 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     c->ops->alloc(c->owner, &base, &len);
   }
   if (base == NULL || len == 0) {
-    base = c->scratch;
-    len = sizeof c->scratch;
+    base = c->io->scratch;
+    len = sizeof c->io->scratch;
   }
   *buf = uv_buf_init(base, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
 }
@@ -910,18 +937,18 @@ static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
       drive_handshake(c);
     } else {
       if (c->via_proxy)
-        snprintf(c->detail, sizeof c->detail,
-                 "proxy %s closed the tunnel to %s:%u during the TLS "
-                 "handshake",
-                 c->peer, c->tunnel_host, (unsigned)c->tunnel_port);
+        failure_text(c,
+                     "proxy %s closed the tunnel to %s:%u during the TLS "
+                     "handshake",
+                     c->peer, c->tunnel_host, (unsigned)c->tunnel_port);
       else
-        snprintf(c->detail, sizeof c->detail,
-                 "%s closed the connection during the TLS handshake", c->peer);
+        failure_text(c, "%s closed the connection during the TLS handshake",
+                     c->peer);
       fail_connect(c,
                    nread == UV_EOF
                        ? AH_ERR_TLS_HANDSHAKE
                        : map_uv_error((int)nread, AH_ERR_CONNECTION_RESET),
-                   c->detail);
+                   last_failure(c));
     }
     return;
   }
@@ -992,12 +1019,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   c->refs++;
-  if (nread > 0 && buf->base == c->scratch) {
+  if (nread > 0 && buf->base == c->io->scratch) {
     /* The owner had no buffer to give (out of memory). */
     ah__conn_read_stop(c);
-    snprintf(c->detail, sizeof c->detail, "no buffer to receive from %s",
-             c->peer);
-    c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, c->detail);
+    failure_text(c, "no buffer to receive from %s", c->peer);
+    c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, last_failure(c));
   } else if (nread > 0) {
     c->ops->data(c->owner, buf->base, (size_t)nread);
   } else {
@@ -1038,7 +1064,7 @@ int ah__conn_read_start(ah__conn *c, int timed) {
   /* Plaintext OpenSSL already holds, or an EOF behind it, would never
    * wake the socket. */
   if (c->tls != NULL && !c->idle && (c->tls_eof || ah__tls_has_input(c->tls)))
-    uv_idle_start(&c->kick, on_kick);
+    uv_idle_start(c->kick, on_kick);
   arm_timer(c);
   return AH_OK;
 }
@@ -1049,7 +1075,7 @@ void ah__conn_read_stop(ah__conn *c) {
     uv_read_stop((uv_stream_t *)&c->tcp);
   c->reading = 0;
   if (c->tls != NULL)
-    uv_idle_stop(&c->kick);
+    uv_idle_stop(c->kick);
 }
 
 /* ---- writing ---- */
@@ -1069,11 +1095,11 @@ static void on_write(uv_write_t *req, int rc) {
 }
 
 static int write_tls(ah__conn *c, const ah__iov *bufs, unsigned count) {
+  char why[256]; /* the caller reports a failed write in its own words */
   unsigned i;
   int rc;
   for (i = 0; i < count; i++) {
-    rc = ah__tls_write(c->tls, bufs[i].base, bufs[i].len, c->detail,
-                       sizeof c->detail);
+    rc = ah__tls_write(c->tls, bufs[i].base, bufs[i].len, why, sizeof why);
     if (rc != AH_OK)
       return rc;
   }

@@ -520,10 +520,13 @@ static int ensure_rbuf(ah__request *r) {
 }
 
 /* Reads into the staging buffer: for the response head, or (untimed)
- * to catch an answer that arrives while an upload is still going. */
+ * to catch an answer that arrives while an upload is still going. The
+ * buffer itself is taken only when bytes arrive (on_alloc): a transfer
+ * that waits holds none, and buffers taken and freed in the order data
+ * arrives reuse each other's memory instead of leaving holes. */
 static int start_receiving(ah__request *r, int timed) {
-  int rc = ensure_rbuf(r);
-  if (rc == AH_OK && r->headers == NULL) {
+  int rc = AH_OK;
+  if (r->headers == NULL) {
     r->headers = ah__malloc(FIRST_HEADERS * sizeof *r->headers);
     if (r->headers == NULL)
       rc = AH_ERR_NO_MEMORY;
@@ -1486,6 +1489,7 @@ int ah__request_read(ah__request *r, void *buf, size_t len, size_t *out,
     if (r->state == AH_REQ_FAILED)
       return r->error;
     *out = r->ufill;
+    drop_empty_staging(r);
     return AH_OK;
   }
   if (ah__conn_read_start(r->conn, 1) != AH_OK) {
