@@ -110,6 +110,7 @@ static void start_tls(ah__conn *c);
 static void start_tunnel(ah__conn *c);
 static int begin_reading(ah__conn *c);
 static int flush_tls(ah__conn *c, int owner);
+static void keep_tls_input(ah__conn *c);
 
 int ah__io_new(void *uv_loop, ah__io **out) {
   ah__io *io = ah__calloc(1, sizeof *io);
@@ -725,6 +726,8 @@ static void start_tls(ah__conn *c) {
   }
   if (rc == AH_OK && c->tunnel_len > 0) {
     rc = ah__tls_feed(c->tls, c->cbuf, c->tunnel_len);
+    if (rc == AH_OK)
+      rc = ah__tls_keep_input(c->tls); /* cbuf goes now */
     c->tunnel_len = 0;
   }
   if (rc == AH_OK) { /* the tunnel's buffer has done its job */
@@ -886,8 +889,10 @@ static void deliver_plaintext(ah__conn *c) {
 static void on_kick(uv_idle_t *kick) {
   ah__conn *c = kick->data;
   uv_idle_stop(kick);
-  if (c->state == OPEN && c->reading && !c->idle)
+  if (c->state == OPEN && c->reading && !c->idle) {
     deliver_plaintext(c);
+    keep_tls_input(c); /* frees the kept bytes once they are read */
+  }
 }
 
 /* An idle pooled TLS connection got bytes: a session ticket is fine,
@@ -977,6 +982,25 @@ static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
                    set_detail(c, "receive from", (int)nread));
 }
 
+/* The shared read buffer is about to serve other connections: what
+ * OpenSSL has not consumed of it is copied; a connection that cannot
+ * keep those bytes cannot go on. */
+static void keep_tls_input(ah__conn *c) {
+  if (ah__tls_keep_input(c->tls) == AH_OK || c->state == CLOSED)
+    return;
+  failure_text(c, "no memory to keep TLS records from %s", c->peer);
+  if (c->handshaking) {
+    fail_connect(c, AH_ERR_NO_MEMORY, last_failure(c));
+    return;
+  }
+  if (c->ops != NULL && !c->idle) {
+    /* Reading or not, the owner must let go of the connection. */
+    ah__conn_read_stop(c);
+    c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, last_failure(c));
+  }
+  ah__conn_close(c);
+}
+
 /* libuv reports a hang-up after a partial read as EOF without reading
  * again, so a reset that follows data would pass for a clean close (and a
  * cut close-delimited body for a complete one). The socket still holds
@@ -1009,6 +1033,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (c->tls != NULL) {
     c->refs++;
     on_tls_read(c, nread, buf);
+    keep_tls_input(c);
     conn_unref(c);
     return;
   }

@@ -1,7 +1,14 @@
 /*
- * tls.c - OpenSSL over a pair of memory BIOs. The connection layer moves
- * ciphertext between the BIOs and the socket; this file never blocks and
- * never touches a socket.
+ * tls.c - OpenSSL over buffers. The connection layer lends each read of
+ * ciphertext (ah__tls_feed) and takes ciphertext out of a memory BIO; this
+ * file never blocks and never touches a socket.
+ *
+ * Input is read by OpenSSL straight from the lent bytes through a BIO of
+ * our own (no copy into a BIO buffer that would keep its size for the
+ * life of the connection); whatever OpenSSL has not consumed when the
+ * lender wants its buffer back is copied, exactly that much, by
+ * ah__tls_keep_input. A transfer that pauses mid-stream thus holds only
+ * the ciphertext it really has not read.
  *
  * Verification: the peer chain is checked against the context's trust
  * store, the host name (or IP literal) against the certificate, TLS 1.2
@@ -22,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,8 +51,12 @@ struct ah__tls_ctx {
 struct ah__tls {
   ah__tls_ctx *ctx;
   SSL *ssl;
-  BIO *in;  /* network -> OpenSSL */
   BIO *out; /* OpenSSL -> network */
+  /* network -> OpenSSL: the ciphertext not consumed yet, lent by the
+   * caller or (in_copy != NULL) our own copy of it */
+  const char *in_data;
+  size_t in_len;
+  char *in_copy;
   char key[300];
   uint32_t security_flags;
   int verify_error; /* first X509_V_ERR_* that was not ignored */
@@ -52,6 +64,78 @@ struct ah__tls {
 };
 
 static int tls_index = -1;
+
+/* ---- the input BIO: reads from the ciphertext the caller lends ---- */
+
+static BIO_METHOD *input_method;
+static pthread_once_t input_method_once = PTHREAD_ONCE_INIT;
+
+static int input_read(BIO *b, char *out, int len) {
+  ah__tls *t = BIO_get_data(b);
+  size_t n;
+  BIO_clear_retry_flags(b);
+  if (len <= 0)
+    return 0;
+  if (t->in_len == 0) {
+    BIO_set_retry_read(b); /* no data yet, not end of file */
+    return -1;
+  }
+  n = t->in_len < (size_t)len ? t->in_len : (size_t)len;
+  memcpy(out, t->in_data, n);
+  t->in_data += n;
+  t->in_len -= n;
+  return (int)n;
+}
+
+static int input_write(BIO *b, const char *in, int len) {
+  (void)b;
+  (void)in;
+  (void)len;
+  return -1; /* OpenSSL writes to the other BIO */
+}
+
+static long input_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  ah__tls *t = BIO_get_data(b);
+  (void)num;
+  (void)ptr;
+  switch (cmd) {
+  case BIO_CTRL_PENDING:
+    return t != NULL ? (long)t->in_len : 0;
+  case BIO_CTRL_FLUSH:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int input_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static void make_input_method(void) {
+  BIO_METHOD *m =
+      BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ahttp input");
+  if (m != NULL && (!BIO_meth_set_read(m, input_read) ||
+                    !BIO_meth_set_write(m, input_write) ||
+                    !BIO_meth_set_ctrl(m, input_ctrl) ||
+                    !BIO_meth_set_create(m, input_create))) {
+    BIO_meth_free(m);
+    m = NULL;
+  }
+  input_method = m; /* made once, kept for the life of the process */
+}
+
+static BIO *new_input_bio(ah__tls *t) {
+  BIO *b;
+  pthread_once(&input_method_once, make_input_method);
+  if (input_method == NULL)
+    return NULL;
+  b = BIO_new(input_method);
+  if (b != NULL)
+    BIO_set_data(b, t);
+  return b;
+}
 
 static void error_text(char *buf, size_t len, const char *what) {
   unsigned long e = ERR_peek_last_error();
@@ -309,6 +393,7 @@ int ah__tls_new(ah__tls_ctx *ctx, const char *host, uint16_t port,
   char name[256];
   size_t len = strlen(host);
   X509_VERIFY_PARAM *param;
+  BIO *in;
   /* An IPv6 literal may come in brackets; the checks want it bare. */
   if (len >= 2 && host[0] == '[' && host[len - 1] == ']' &&
       len - 2 < sizeof name) {
@@ -324,18 +409,16 @@ int ah__tls_new(ah__tls_ctx *ctx, const char *host, uint16_t port,
   t->security_flags = security_flags;
   snprintf(t->key, sizeof t->key, "%s:%u", name, (unsigned)port);
   t->ssl = SSL_new(ctx->ssl_ctx);
-  t->in = BIO_new(BIO_s_mem());
+  in = new_input_bio(t);
   t->out = BIO_new(BIO_s_mem());
-  if (t->ssl == NULL || t->in == NULL || t->out == NULL) {
-    BIO_free(t->in);
+  if (t->ssl == NULL || in == NULL || t->out == NULL) {
+    BIO_free(in);
     BIO_free(t->out);
     SSL_free(t->ssl);
     ah__free(t);
     return AH_ERR_NO_MEMORY;
   }
-  /* An empty input BIO means "no data yet", not end of file. */
-  BIO_set_mem_eof_return(t->in, -1);
-  SSL_set_bio(t->ssl, t->in, t->out);
+  SSL_set_bio(t->ssl, in, t->out);
   SSL_set_ex_data(t->ssl, tls_index, t);
   SSL_set_connect_state(t->ssl);
   SSL_set_verify(t->ssl, SSL_VERIFY_PEER, on_verify);
@@ -359,12 +442,55 @@ void ah__tls_free(ah__tls *t) {
   if (t == NULL)
     return;
   SSL_free(t->ssl); /* frees both BIOs */
+  ah__free(t->in_copy);
   ah__free(t);
 }
 
 int ah__tls_feed(ah__tls *t, const char *data, size_t len) {
-  if (len > INT32_MAX || BIO_write(t->in, data, (int)len) != (int)len)
+  char *joined;
+  if (t->in_len == 0) {
+    ah__free(t->in_copy);
+    t->in_copy = NULL;
+    t->in_data = data;
+    t->in_len = len;
+    return AH_OK;
+  }
+  /* Bytes kept from an earlier read come first. */
+  if (len > SIZE_MAX - t->in_len)
     return AH_ERR_NO_MEMORY;
+  joined = ah__malloc(t->in_len + len);
+  if (joined == NULL)
+    return AH_ERR_NO_MEMORY;
+  memcpy(joined, t->in_data, t->in_len);
+  memcpy(joined + t->in_len, data, len);
+  ah__free(t->in_copy);
+  t->in_copy = joined;
+  t->in_data = joined;
+  t->in_len += len;
+  return AH_OK;
+}
+
+int ah__tls_keep_input(ah__tls *t) {
+  if (t->in_len == 0) {
+    ah__free(t->in_copy);
+    t->in_copy = NULL;
+    t->in_data = NULL;
+    /* Between records nothing is buffered: give the record buffers back
+     * (SSL_MODE_RELEASE_BUFFERS misses the write buffer that reading a
+     * post-handshake message sets up). Plaintext still waiting to be read
+     * keeps them. */
+    if (SSL_pending(t->ssl) == 0 && !SSL_in_init(t->ssl))
+      SSL_free_buffers(t->ssl);
+    return AH_OK;
+  }
+  if (t->in_copy == NULL) {
+    char *copy = ah__malloc(t->in_len);
+    if (copy == NULL)
+      return AH_ERR_NO_MEMORY;
+    memcpy(copy, t->in_data, t->in_len);
+    t->in_copy = copy;
+    t->in_data = copy;
+  }
   return AH_OK;
 }
 
@@ -449,7 +575,7 @@ int ah__tls_write(ah__tls *t, const void *buf, size_t len, char *detail,
 }
 
 int ah__tls_has_input(ah__tls *t) {
-  return SSL_pending(t->ssl) > 0 || BIO_ctrl_pending(t->in) > 0;
+  return SSL_pending(t->ssl) > 0 || t->in_len > 0;
 }
 
 void ah__tls_close_notify(ah__tls *t) {

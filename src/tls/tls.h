@@ -42,8 +42,17 @@ int ah__tls_new(ah__tls_ctx *ctx, const char *host, uint16_t port,
                 uint32_t security_flags, ah__tls **out);
 void ah__tls_free(ah__tls *t);
 
-/* Ciphertext from the network. */
+/*
+ * Ciphertext from the network, lent: OpenSSL reads it in place until
+ * ah__tls_keep_input, which the caller must call before it reuses or
+ * frees `data` (and after every feed). AH_ERR_NO_MEMORY when earlier
+ * bytes were kept and cannot be joined with these.
+ */
 int ah__tls_feed(ah__tls *t, const char *data, size_t len);
+/* Copies what OpenSSL has not consumed of the lent ciphertext (exactly
+ * that much), and gives idle record buffers back. AH_ERR_NO_MEMORY: the
+ * rest could not be kept, and the connection cannot go on. */
+int ah__tls_keep_input(ah__tls *t);
 /* Ciphertext to send: bytes waiting, and taking them out. */
 size_t ah__tls_out_pending(ah__tls *t);
 size_t ah__tls_out_take(ah__tls *t, char *buf, size_t len);
