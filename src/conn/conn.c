@@ -44,7 +44,8 @@ struct ah__conn {
   uv_timer_t timer;
   uv_tcp_t tcp;
   int tcp_open;
-  int reading;
+  int reading;        /* the owner (or the pool) wants bytes */
+  int socket_reading; /* libuv reads the socket */
   int timed_read;
   int idle;
   /* One after the other, never both: the name is resolved, then each
@@ -109,6 +110,8 @@ static void close_attempt(ah__conn *c);
 static void start_tls(ah__conn *c);
 static void start_tunnel(ah__conn *c);
 static int begin_reading(ah__conn *c);
+static int start_socket_reads(ah__conn *c);
+static void stop_socket_reads(ah__conn *c);
 static int flush_tls(ah__conn *c, int owner);
 static void keep_tls_input(ah__conn *c);
 
@@ -294,6 +297,7 @@ void ah__conn_close(ah__conn *c) {
   if (c->tcp_open) {
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     c->tcp_open = 0;
+    c->socket_reading = 0;
   }
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   if (c->tls_ctx != NULL)
@@ -365,6 +369,7 @@ static void close_attempt(ah__conn *c) {
   c->connect_deadline = 0;
   if (c->tcp_open) {
     c->tcp_open = 0;
+    c->socket_reading = 0;
     uv_close((uv_handle_t *)&c->tcp, on_attempt_closed);
   }
 }
@@ -874,8 +879,16 @@ static void deliver_plaintext(ah__conn *c) {
       c->ops->read_end(c->owner, AH_ERR_TLS_TRUNCATED, last_failure(c));
       break;
     }
-    if (rc == AH_IO_PENDING)
+    if (rc == AH_IO_PENDING) {
+      /* OpenSSL wants more: now the socket may be read. */
+      rc = start_socket_reads(c);
+      if (rc != AH_OK) {
+        ah__conn_read_stop(c);
+        c->ops->read_end(c->owner, rc,
+                         failure_text(c, "cannot read from %s", c->peer));
+      }
       break;
+    }
     ah__conn_read_stop(c);
     if (rc == AH_TLS_CLOSED)
       c->ops->read_end(c->owner, AH_OK, NULL);
@@ -972,8 +985,7 @@ static void on_tls_read(ah__conn *c, ssize_t nread, const uv_buf_t *buf) {
     /* The close_notify may still sit unread behind data the owner has
      * not asked for yet: judge the EOF after those records. */
     c->tls_eof = 1;
-    if (c->tcp_open)
-      uv_read_stop((uv_stream_t *)&c->tcp);
+    stop_socket_reads(c);
     deliver_plaintext(c);
     return;
   }
@@ -1064,15 +1076,35 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn_unref(c);
 }
 
-static int begin_reading(ah__conn *c) {
+static int start_socket_reads(ah__conn *c) {
   int rc;
+  if (c->socket_reading || c->tls_eof) /* after EOF only OpenSSL's input */
+    return AH_OK;
+  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc != 0)
+    return map_uv_error(rc, AH_ERR_SYSTEM);
+  c->socket_reading = 1;
+  return AH_OK;
+}
+
+static void stop_socket_reads(ah__conn *c) {
+  if (c->socket_reading && c->tcp_open)
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  c->socket_reading = 0;
+}
+
+/* While OpenSSL still holds input for the owner, the socket waits (the
+ * kick reads that input first, and deliver_plaintext starts the socket
+ * when OpenSSL wants more): a reader slower than the network must not
+ * pile up ciphertext. */
+static int begin_reading(ah__conn *c) {
+  int rc = AH_OK;
   if (c->reading)
     return AH_OK;
-  if (!c->tls_eof) { /* after EOF only OpenSSL's buffer is left */
-    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (rc != 0)
-      return map_uv_error(rc, AH_ERR_SYSTEM);
-  }
+  if (c->tls == NULL || c->handshaking || c->idle || !ah__tls_has_input(c->tls))
+    rc = start_socket_reads(c);
+  if (rc != AH_OK)
+    return rc;
   c->reading = 1;
   return AH_OK;
 }
@@ -1096,8 +1128,7 @@ int ah__conn_read_start(ah__conn *c, int timed) {
 
 void ah__conn_read_stop(ah__conn *c) {
   c->receive_deadline = 0;
-  if (c->reading && c->tcp_open)
-    uv_read_stop((uv_stream_t *)&c->tcp);
+  stop_socket_reads(c);
   c->reading = 0;
   if (c->tls != NULL)
     uv_idle_stop(c->kick);
