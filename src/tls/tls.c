@@ -25,10 +25,9 @@
 #include "ahttp.h"
 #include "util/alloc.h"
 
+#include "tls/openssl_table.h" /* OpenSSL, called through the table */
+
 #include <arpa/inet.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -282,7 +281,10 @@ int ah__tls_ctx_new(const ah__tls_config *cfg, ah__tls_ctx **out, char *detail,
                     size_t detail_len) {
   static const unsigned char alpn[] = "\x08http/1.1";
   ah__tls_ctx *ctx;
-  int rc = AH_ERR_NO_MEMORY;
+  int rc = ah__openssl_load(detail, detail_len);
+  if (rc != AH_OK)
+    return rc;
+  rc = AH_ERR_NO_MEMORY;
   if (tls_index < 0) {
     /* Only ever set on I/O threads; an index per process is enough and
      * OpenSSL's own call is thread-safe, so a race only wastes an index. */
