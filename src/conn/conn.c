@@ -466,7 +466,7 @@ static int is_invalid_tld(const char *host) {
 }
 
 static int start_resolve(ah__conn *c) {
-  struct addrinfo hints;
+  struct addrinfo hints, *literal = NULL;
   char service[8];
   char name[256];
   size_t len = strlen(c->host);
@@ -493,6 +493,15 @@ static int start_resolve(ah__conn *c) {
   c->u.gai.data = c;
   c->resolving = 1;
   c->refs++;
+  /* An IP literal needs no resolver: parsed here, it spares a fresh
+   * process libuv's resolver threads. The statuses come in the same
+   * order as after a lookup. */
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  if (getaddrinfo(name, service, &hints, &literal) == 0) {
+    on_resolved(&c->u.gai, 0, literal);
+    return AH_OK;
+  }
+  hints.ai_flags = 0;
   rc = uv_getaddrinfo(c->io->loop, &c->u.gai, on_resolved, name, service,
                       &hints);
   if (rc != 0) {

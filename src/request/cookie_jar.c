@@ -30,6 +30,7 @@
 #include "util/alloc.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libpsl.h>
@@ -138,18 +139,42 @@ static const char *error_text(int err, char *buf, size_t len) {
 
 /* ---- public suffixes and hosts ---- */
 
+/* libpsl, and the IDN libraries it pulls in, are opened on first use, not
+ * linked: mapping them costs a fresh process a sixth of a plain GET, and
+ * most transfers never see a Domain attribute. The library stays loaded.
+ * Without it every domain counts as a public suffix: Domain cookies are
+ * refused, host-only ones still work. */
+#define AH_PSL_LIBRARY "libpsl.so.5"
+
 static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
 static const psl_ctx_t *psl;
+static __typeof__(&psl_is_public_suffix) psl_check;
 
 static void psl_load(void) {
-  psl_ctx_t *latest = psl_latest(NULL);
-  psl = latest != NULL ? latest : psl_builtin();
+  void *lib = dlopen(AH_PSL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+  void *latest_sym, *builtin_sym, *check_sym;
+  __typeof__(&psl_latest) latest;
+  __typeof__(&psl_builtin) builtin;
+  const psl_ctx_t *ctx;
+  if (lib == NULL)
+    return;
+  latest_sym = dlsym(lib, "psl_latest");
+  builtin_sym = dlsym(lib, "psl_builtin");
+  check_sym = dlsym(lib, "psl_is_public_suffix");
+  if (latest_sym == NULL || builtin_sym == NULL || check_sym == NULL)
+    return;
+  /* POSIX: a function pointer is stored through a void * of equal size. */
+  memcpy(&latest, &latest_sym, sizeof latest);
+  memcpy(&builtin, &builtin_sym, sizeof builtin);
+  memcpy(&psl_check, &check_sym, sizeof psl_check);
+  ctx = latest(NULL);
+  psl = ctx != NULL ? ctx : builtin();
 }
 
 /* `domain`: lowercase, NUL-terminated. */
 static int public_suffix(const char *domain) {
   pthread_once(&psl_once, psl_load);
-  return psl == NULL || psl_is_public_suffix(psl, domain) != 0;
+  return psl == NULL || psl_check(psl, domain) != 0;
 }
 
 /* An IP literal: IPv6 (a name never holds ':') or dotted-quad IPv4. */
