@@ -469,7 +469,9 @@ AH_EXTERN int ah_open_request(ah_handle connect, const char *method,
  * AH_ERR_PROXY_AUTH_REQUIRED (407 to a CONNECT), AH_ERR_TLS_* (HTTPS),
  * AH_ERR_NAME_NOT_RESOLVED, AH_ERR_CANNOT_CONNECT,
  * AH_ERR_TIMEOUT, AH_ERR_CONNECTION_RESET, AH_ERR_CONNECTION_ABORTED,
- * AH_ERR_PROTOCOL, AH_ERR_OPERATION_CANCELLED, AH_ERR_NO_MEMORY.
+ * AH_ERR_PROTOCOL, AH_ERR_OPERATION_CANCELLED, AH_ERR_NO_MEMORY, and
+ * AH_ERR_SYSTEM when an HTTPS request finds no OpenSSL to load (the library
+ * opens libssl on its first HTTPS request; the detail names what failed).
  */
 AH_EXTERN int ah_send_request(ah_handle request, const char *headers,
                               size_t headers_len, const void *body,

@@ -549,6 +549,30 @@ class CliTlsTest(support.CliTestCase):
             ["-s", "-h", support.LOCALHOST, "-o", "/", "-w", "out.htm"],
             support.EXIT_NETWORK, needles=["127.0.0.1:443"])
 
+    # ---- OpenSSL is opened on the first HTTPS request only ----
+
+    def test_tls_without_openssl_fails_clearly_and_plain_http_works(self):
+        # The loader finds these unloadable "libraries" first: an HTTPS
+        # request must fail with the loader's reason (and leave no file),
+        # while a plain GET, which must never open OpenSSL, still works.
+        fake = tempfile.mkdtemp(prefix="ahttp-fake-openssl-")
+        self.addCleanup(shutil.rmtree, fake, True)
+        for name in ("libcrypto.so.3", "libssl.so.3"):
+            with open(os.path.join(fake, name), "wb") as f:
+                f.write(b"not a shared object\n")
+        env = dict(os.environ, LD_LIBRARY_PATH=fake)
+        self.check_failure_leaves_no_trace(
+            ["-s", "--cacert", self.cert("ca.pem"), "-h", self.host, "-o",
+             "/bytes/10", "-w", "out.htm"],
+            support.EXIT_OTHER, needles=["cannot load OpenSSL", "libcrypto"],
+            env=env)
+        self.assertEqual(self.new_log_lines(), [])
+        server = self.plain_server()
+        result = self.run_async("-h", server.host, "-o", "/bytes/10", "-w",
+                                "out.bin", env=env)
+        self.assertExit(result, support.EXIT_OK)
+        self.assertFileSha("out.bin", bodies.body_sha256(10), 10, result)
+
     # ---- time limits over TLS ----
 
     def test_tls_timeout_during_handshake(self):
