@@ -62,7 +62,7 @@ struct ah__conn {
   int last_connect_error;
   char *host; /* where TCP goes: the origin, or the proxy */
   uint16_t port;
-  char *key; /* pool key: see pool_key */
+  char *origin; /* the target's origin (pooling tells proxied ones apart) */
   int via_proxy;
   char *tunnel_host; /* CONNECT target through the proxy */
   uint16_t tunnel_port;
@@ -257,7 +257,7 @@ static void conn_free(ah__conn *c) {
   ah__free(c->cbuf);
   if (c->addrs != NULL)
     uv_freeaddrinfo(c->addrs);
-  ah__free(c->key);
+  ah__free(c->origin);
   ah__free(c->tunnel_host);
   ah__free(c->proxy_authorization);
   ah__free(c->host);
@@ -525,12 +525,30 @@ static int still_clean(ah__conn *c) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-/* The newest idle connection with this key that is still clean. */
-static ah__conn *take_pooled(ah__io *io, const char *key) {
+static int same_text(const char *a, const char *b) {
+  return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/* Whether `c` can carry a request for `t`: everything that makes two
+ * connections interchangeable, compared field by field (no key is built
+ * per request). */
+static int serves(const ah__conn *c, const ah__conn_target *t) {
+  return c->port == t->port && c->tunnel_port == t->tunnel_port &&
+         c->via_proxy == t->via_proxy &&
+         c->tls_ctx == (t->tls != NULL ? t->tls->ctx : NULL) &&
+         c->tls_flags == (t->tls != NULL ? t->tls->security_flags : 0) &&
+         strcmp(c->host, t->host) == 0 &&
+         same_text(c->tunnel_host, t->tunnel_host) &&
+         same_text(c->origin, t->origin) &&
+         same_text(c->proxy_authorization, t->proxy_authorization);
+}
+
+/* The newest idle connection for this target that is still clean. */
+static ah__conn *take_pooled(ah__io *io, const ah__conn_target *t) {
   ah__conn *c = io->idle, *next;
   for (; c != NULL; c = next) {
     next = c->next;
-    if (strcmp(c->key, key) != 0)
+    if (!serves(c, t))
       continue;
     pool_remove(c);
     if (still_clean(c))
@@ -540,23 +558,9 @@ static ah__conn *take_pooled(ah__io *io, const char *key) {
   return NULL;
 }
 
-/* Everything that makes two connections interchangeable, as one string. */
-static char *pool_key(const ah__conn_target *t) {
-  char key[800];
-  int n = snprintf(key, sizeof key, "%s|%u|%s|%u|%s|%s|%p|%u", t->host,
-                   (unsigned)t->port, t->tunnel_host ? t->tunnel_host : "",
-                   (unsigned)t->tunnel_port, t->origin ? t->origin : "",
-                   t->proxy_authorization ? t->proxy_authorization : "",
-                   t->tls ? (void *)t->tls->ctx : NULL,
-                   t->tls ? (unsigned)t->tls->security_flags : 0u);
-  if (n < 0 || (size_t)n >= sizeof key)
-    return NULL;
-  return ah__strdup(key);
-}
-
 static int copy_target(ah__conn *c, const ah__conn_target *t) {
   c->host = ah__strdup(t->host);
-  c->key = pool_key(t);
+  c->origin = ah__strdup(t->origin);
   c->tunnel_host = ah__strdup(t->tunnel_host);
   c->proxy_authorization = ah__strdup(t->proxy_authorization);
   c->port = t->port;
@@ -564,7 +568,7 @@ static int copy_target(ah__conn *c, const ah__conn_target *t) {
   c->via_proxy = t->via_proxy;
   c->tls_ctx = t->tls != NULL ? t->tls->ctx : NULL;
   c->tls_flags = t->tls != NULL ? t->tls->security_flags : 0;
-  return c->host != NULL && c->key != NULL &&
+  return c->host != NULL && (t->origin == NULL || c->origin != NULL) &&
          (t->tunnel_host == NULL || c->tunnel_host != NULL) &&
          (t->proxy_authorization == NULL || c->proxy_authorization != NULL);
 }
@@ -574,14 +578,9 @@ int ah__conn_acquire(ah__io *io, const ah__conn_target *target,
                      const ah__conn_ops *ops, void *owner, ah__conn **out,
                      int *reused) {
   ah__conn *c;
-  char *key;
   int rc;
   if (!fresh) {
-    key = pool_key(target);
-    if (key == NULL)
-      return AH_ERR_NO_MEMORY;
-    c = take_pooled(io, key);
-    ah__free(key);
+    c = take_pooled(io, target);
     if (c != NULL) {
       /* Its idle read stops: the new owner reads when it has a buffer. */
       ah__conn_read_stop(c);
