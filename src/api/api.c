@@ -315,12 +315,13 @@ static int run_request_op(ah__call *c, ah__object *obj,
  * before it is sent (and again after a redirect to https), so options set
  * until then count. */
 static int choose_tls(ah__object *obj, ah__request *r) {
+  char why[256] = "";
   int rc;
   if (!(r->flags & AH_FLAG_SECURE) || r->tls.ctx != NULL)
     return AH_OK;
-  rc = ah__session_tls_ctx(obj, &r->tls.ctx, r->detail, sizeof r->detail);
+  rc = ah__session_tls_ctx(obj, &r->tls.ctx, why, sizeof why);
   if (rc != AH_OK)
-    r->error = rc;
+    ah__request_set_error(r, rc, why);
   return rc;
 }
 
@@ -347,8 +348,9 @@ static int choose_proxy(ah__object *obj, ah__request *r) {
     return AH_OK;
   rc = ah__proxy_parse(spec, &r->proxy);
   if (rc != AH_OK) {
-    snprintf(r->detail, sizeof r->detail, "invalid proxy '%s'", spec);
-    r->error = rc;
+    char text[256];
+    snprintf(text, sizeof text, "invalid proxy '%s'", spec);
+    ah__request_set_error(r, rc, text);
   }
   return rc;
 }
@@ -545,7 +547,7 @@ static int do_last_error(ah__call *c, ah__object *obj) {
   const char *text = "";
   int code = AH_OK;
   if (r != NULL) {
-    text = r->detail;
+    text = r->detail != NULL ? r->detail : "";
     code = r->error;
   } else if (obj->type == AH_HANDLE_TYPE_SESSION) {
     text = obj->session->detail;

@@ -199,18 +199,25 @@ void ah__request_dispose(ah__request *r) {
   ah__free(r->zbuf);
   ah__decoder_free(r->decoder);
   ah__proxy_free(&r->proxy);
+  ah__free(r->detail);
   memset(r, 0, sizeof *r);
 }
 
-static void set_detail(ah__request *r, int err, const char *detail) {
+static void set_text(ah__request *r, const char *text) {
+  if (text == r->detail) /* already in place */
+    return;
+  ah__free(r->detail);
+  r->detail = text != NULL && text[0] != '\0' ? ah__strdup(text) : NULL;
+}
+
+void ah__request_set_error(ah__request *r, int err, const char *text) {
   r->error = err;
-  if (detail != r->detail) /* already in place */
-    snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "");
+  set_text(r, text);
 }
 
 /* Ends the exchange with `err`: the connection cannot be trusted any more. */
 static void fail(ah__request *r, int err, const char *detail) {
-  set_detail(r, err, detail);
+  ah__request_set_error(r, err, detail);
   r->state = AH_REQ_FAILED;
   drop_connection(r);
   if (r->op != AH_OP_NONE)
@@ -240,7 +247,7 @@ static int keep_extra(ah__request *r, const char *headers, size_t len) {
   if (headers == NULL || len == 0)
     return AH_OK;
   if (ah__h1_validate_extra_headers(headers, len, &detail) != AH_H1_OK) {
-    set_detail(r, AH_ERR_INVALID_PARAMETER, detail);
+    ah__request_set_error(r, AH_ERR_INVALID_PARAMETER, detail);
     return AH_ERR_INVALID_PARAMETER;
   }
   ah__free(r->extra);
@@ -468,8 +475,8 @@ int ah__request_write(ah__request *r, const void *buf, size_t len,
   if (r->state != AH_REQ_UPLOADING || r->op != AH_OP_NONE)
     return AH_ERR_INCORRECT_HANDLE_STATE;
   if (r->early_answer) {
-    set_detail(r, AH_ERR_CONNECTION_ABORTED,
-               "the server answered before the whole body was sent");
+    ah__request_set_error(r, AH_ERR_CONNECTION_ABORTED,
+                          "the server answered before the whole body was sent");
     return AH_ERR_CONNECTION_ABORTED;
   }
   if (buf == NULL && len > 0)
@@ -561,10 +568,12 @@ int ah__request_end(ah__request *r) {
   if (r->state != AH_REQ_UPLOADING || r->op != AH_OP_NONE)
     return AH_ERR_INCORRECT_HANDLE_STATE;
   if (r->upload_sent != r->upload_total && !r->early_answer) {
-    snprintf(r->detail, sizeof r->detail,
+    char text[96];
+    snprintf(text, sizeof text,
              "%llu of %llu announced body bytes were written",
              (unsigned long long)r->upload_sent,
              (unsigned long long)r->upload_total);
+    set_text(r, text);
     return AH_ERR_UPLOAD_LENGTH;
   }
   r->op = AH_OP_END;
@@ -703,8 +712,8 @@ static void on_written(void *owner, int err, const char *detail) {
   if (r->op == AH_OP_WRITE && r->early_answer && err != AH_OK) {
     /* The server stopped taking the body after it answered; the answer
      * is buffered and ah_end_request delivers it. */
-    set_detail(r, AH_ERR_CONNECTION_ABORTED,
-               "the server answered before the whole body was sent");
+    ah__request_set_error(r, AH_ERR_CONNECTION_ABORTED,
+                          "the server answered before the whole body was sent");
     complete(r, AH_ERR_CONNECTION_ABORTED, 0);
     return;
   }
@@ -1170,9 +1179,10 @@ static int take_redirect(ah__request *r) {
   }
   if (r->redirects >= r->max_redirects) {
     ah__redirect_free(&plan);
-    snprintf(r->detail, sizeof r->detail, "more than %u redirects",
+    char text[64];
+    snprintf(text, sizeof text, "more than %u redirects",
              (unsigned)r->max_redirects);
-    fail(r, AH_ERR_TOO_MANY_REDIRECTS, r->detail);
+    fail(r, AH_ERR_TOO_MANY_REDIRECTS, text);
     return 1;
   }
   if (plan.method == NULL && r->streaming && r->upload_total > 0) {
@@ -1181,11 +1191,12 @@ static int take_redirect(ah__request *r) {
     r->redirect_url = NULL;
     ah__url_format(&plan.url, &r->redirect_url);
     ah__redirect_free(&plan);
+    char text[256];
     snprintf(
-        r->detail, sizeof r->detail,
+        text, sizeof text,
         "the server redirects (%d) and wants the body sent again to %.180s",
         r->resp.status, r->redirect_url != NULL ? r->redirect_url : "?");
-    fail(r, AH_ERR_REDIRECT_NEEDS_BODY, r->detail);
+    fail(r, AH_ERR_REDIRECT_NEEDS_BODY, text);
     return 1;
   }
   follow(r, &plan);
@@ -1505,7 +1516,8 @@ void ah__request_cancel(ah__request *r) {
   enum ah__request_op op = r->op;
   r->state = AH_REQ_CANCELLED;
   if (op != AH_OP_NONE) {
-    set_detail(r, AH_ERR_OPERATION_CANCELLED, "the handle was closed");
+    ah__request_set_error(r, AH_ERR_OPERATION_CANCELLED,
+                          "the handle was closed");
     complete(r, AH_ERR_OPERATION_CANCELLED, 0);
   }
   drop_connection(r);

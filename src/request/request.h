@@ -157,10 +157,13 @@ struct ah__request {
   int no_wait;
 
   int error;
-  char detail[256];
+  char *detail; /* the last failure's text, or NULL: only failures pay */
 };
 
 int ah__request_init(ah__request *r, const ah__request_params *p);
+/* Records err and a copy of its text (NULL or "" clears it; out of
+ * memory leaves no text), for ah_last_error_detail. */
+void ah__request_set_error(ah__request *r, int err, const char *text);
 /* Frees what the request holds; it must be idle or cancelled. */
 void ah__request_dispose(ah__request *r);
 

@@ -452,6 +452,12 @@ static unsigned request_flags(const transfer *t) {
          (t->no_follow ? AH_FLAG_NO_AUTO_REDIRECT : 0u);
 }
 
+/* "host:port" (an IPv6 literal in brackets) for the messages. */
+static void name_server(transfer *t, const char *host, unsigned port) {
+  snprintf(t->server, sizeof t->server,
+           strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host, port);
+}
+
 /* Points the messages at the server a resend goes to. */
 static int move_to(transfer *t, const ah_url_parts *to) {
   char *host = strdup(to->host);
@@ -468,9 +474,7 @@ static int move_to(transfer *t, const ah_url_parts *to) {
   t->port = to->port;
   t->secure = strcmp(to->scheme, "https") == 0;
   t->scheme = t->secure ? "https" : "http";
-  snprintf(t->server, sizeof t->server,
-           strchr(to->host, ':') != NULL ? "[%s]:%u" : "%s:%u", to->host,
-           (unsigned)to->port);
+  name_server(t, to->host, to->port);
   return 0;
 }
 
@@ -790,9 +794,7 @@ int transfer_create(const async_options *opts, input_file *input,
   t->secure = opts->secure;
   t->fail_on_http_error = opts->fail_on_http_error;
   t->scheme = opts->secure ? "https" : "http";
-  snprintf(t->server, sizeof t->server,
-           strchr(opts->host, ':') != NULL ? "[%s]:%u" : "%s:%u", opts->host,
-           effective_port(opts));
+  name_server(t, opts->host, effective_port(opts));
   t->resource = opts->resource;
   t->user = opts->user;
   t->password = opts->password;
