@@ -514,9 +514,10 @@ AH_EXTERN int ah_end_request(ah_handle request);
  * read or the body ended; *bytes_read is then the count, and 0 means the
  * body is over (and the connection went back to the pool if it can be
  * reused). With AH_READ_NO_WAIT (ah_read_ex) it completes as soon as at
- * least one byte (or the end) is there. `buf` and `bytes_read` are
- * borrowed until completion. RECEIVING_RESPONSE/RESPONSE_RECEIVED report
- * network reads unless masked.
+ * least one byte (or the end) is there, with every byte that has arrived
+ * by then (over TLS: every record received so far), up to len. `buf` and
+ * `bytes_read` are borrowed until completion.
+ * RECEIVING_RESPONSE/RESPONSE_RECEIVED report network reads unless masked.
  * Errors: AH_ERR_INCORRECT_HANDLE_STATE (headers not yet received, or a
  * call pending), AH_ERR_INVALID_PARAMETER (NULL buf with len > 0 or NULL
  * bytes_read), and through completion AH_ERR_TIMEOUT,

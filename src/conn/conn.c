@@ -92,6 +92,7 @@ struct ah__conn {
   const char *tls_version;
   char *cbuf;
   uv_idle_t *kick;
+  size_t owner_wants; /* the owner's last read size: sizes socket reads */
 };
 
 /* A write of ciphertext: its own copy of the bytes. */
@@ -102,7 +103,12 @@ typedef struct tls_write {
   char data[];
 } tls_write;
 
-#define CIPHER_BUFFER_SIZE (16384 + 2048)
+#define CIPHER_BUFFER_SIZE (16384 + 2048) /* a record and then some */
+/* The session's read buffer: a socket read asks for about as much
+ * ciphertext as the owner's read can take, one record at least and this
+ * at most, so that a large read is filled by one wake-up, not one per
+ * record, while a small one does not pull in what it would have to keep. */
+#define CIPHER_READ_MAX (256 * 1024)
 
 static void conn_unref(ah__conn *c);
 static void try_next_address(ah__conn *c);
@@ -136,6 +142,10 @@ void ah__io_free(ah__io *io) {
 }
 
 const char *ah__conn_peer(const ah__conn *c) { return c->peer; }
+
+int ah__conn_has_buffered(ah__conn *c) {
+  return c->tls != NULL && ah__tls_has_input(c->tls);
+}
 
 static void pool_remove(ah__conn *c) {
   if (!c->idle)
@@ -733,7 +743,7 @@ static void start_tls(ah__conn *c) {
                    c->tunnel_host ? c->tunnel_port : c->port, c->tls_flags,
                    &c->tls);
   if (rc == AH_OK && c->io->cipher_in == NULL) {
-    c->io->cipher_in = ah__malloc(CIPHER_BUFFER_SIZE);
+    c->io->cipher_in = ah__malloc(CIPHER_READ_MAX);
     if (c->io->cipher_in == NULL)
       rc = AH_ERR_NO_MEMORY;
   }
@@ -870,6 +880,7 @@ static void deliver_plaintext(ah__conn *c) {
       c->ops->read_end(c->owner, AH_ERR_NO_MEMORY, last_failure(c));
       break;
     }
+    c->owner_wants = len;
     rc = ah__tls_read(c->tls, buf, len, &got, why, sizeof why);
     if (rc == AH_IO_PENDING && flush_tls(c, 0) != AH_OK) {
       rc = AH_ERR_NO_MEMORY;
@@ -888,7 +899,11 @@ static void deliver_plaintext(ah__conn *c) {
       break;
     }
     if (rc == AH_IO_PENDING) {
-      /* OpenSSL wants more: now the socket may be read. */
+      /* All that came is handed over; a read that still wants bytes gets
+       * them from the socket now. */
+      c->ops->drained(c->owner);
+      if (!c->reading || c->ops == NULL || c->state != OPEN)
+        break;
       rc = start_socket_reads(c);
       if (rc != AH_OK) {
         ah__conn_read_stop(c);
@@ -944,7 +959,9 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     len = CIPHER_BUFFER_SIZE - c->tunnel_len;
   } else if (c->tls != NULL) {
     base = c->io->cipher_in;
-    len = CIPHER_BUFFER_SIZE;
+    len = c->owner_wants < CIPHER_BUFFER_SIZE ? CIPHER_BUFFER_SIZE
+          : c->owner_wants < CIPHER_READ_MAX  ? c->owner_wants
+                                              : CIPHER_READ_MAX;
   } else if (c->ops != NULL && !c->idle) {
     c->ops->alloc(c->owner, &base, &len);
   }

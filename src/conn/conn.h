@@ -67,6 +67,9 @@ typedef struct ah__conn_ops {
   void (*read_end)(void *owner, int err, const char *detail);
   /* The pending write finished. */
   void (*written)(void *owner, int err, const char *detail);
+  /* Every byte received so far has been handed over by data (TLS: after
+   * a batch of records); a read that takes what is there may end. */
+  void (*drained)(void *owner);
 } ah__conn_ops;
 
 /* The I/O context of a session: its loop (a uv_loop_t *) and pool. */
@@ -120,5 +123,8 @@ void ah__conn_close(ah__conn *conn);
 
 /* The peer address text ("127.0.0.1:8080"), "" before connecting. */
 const char *ah__conn_peer(const ah__conn *conn);
+/* Whether bytes for the owner are already here (decrypted or not) that a
+ * read would get without waiting for the network (TLS only). */
+int ah__conn_has_buffered(ah__conn *conn);
 
 #endif

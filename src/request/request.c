@@ -38,6 +38,7 @@ static void start_connection(ah__request *r, int fresh);
 static void pump(ah__request *r);
 static void finish_body(ah__request *r);
 static void drop_empty_staging(ah__request *r);
+static void finish_read(ah__request *r);
 static void parse_head(ah__request *r);
 static void check_expect(ah__request *r);
 static int note_interim(ah__request *r, int status);
@@ -947,8 +948,18 @@ static void on_read_end(void *owner, int err, const char *detail) {
   pump(r);
 }
 
+/* Everything received is handed over: a read that takes what is there
+ * ends now (over TLS, read_satisfied waited for the rest of the batch). */
+static void on_drained(void *owner) {
+  ah__request *r = owner;
+  if (r->state == AH_REQ_BODY && r->op == AH_OP_READ && r->no_wait &&
+      r->ufill > 0)
+    finish_read(r);
+}
+
 static const ah__conn_ops conn_ops = {on_conn_status, on_connected, on_alloc,
-                                      on_data,        on_read_end,  on_written};
+                                      on_data,        on_read_end,  on_written,
+                                      on_drained};
 
 /* ---- the response head ---- */
 
@@ -1319,8 +1330,12 @@ static void finish_body(ah__request *r) {
   r->zbuf = NULL;
 }
 
+/* A NO_WAIT read takes what is there: over TLS that is every record
+ * already received, not just the first one. */
 static int read_satisfied(const ah__request *r) {
-  return r->ufill == r->ulen || (r->no_wait && r->ufill > 0);
+  return r->ufill == r->ulen ||
+         (r->no_wait && r->ufill > 0 &&
+          (r->conn == NULL || !ah__conn_has_buffered(r->conn)));
 }
 
 /* An empty head-sized staging buffer is dropped: a transfer that waits
