@@ -867,7 +867,7 @@ static void on_tunnel_read(ah__conn *c, ssize_t nread) {
 static void deliver_plaintext(ah__conn *c) {
   char *buf = NULL;
   char why[256] = "";
-  size_t len = 0, got = 0;
+  size_t len = 0, got = 0, filled;
   int rc;
   c->refs++;
   while (c->reading && c->ops != NULL && !c->idle && c->state == OPEN) {
@@ -881,14 +881,23 @@ static void deliver_plaintext(ah__conn *c) {
       break;
     }
     c->owner_wants = len;
-    rc = ah__tls_read(c->tls, buf, len, &got, why, sizeof why);
+    /* As many records as the buffer takes, handed over at once (as one
+     * socket read would be): the owner's work and statuses are per batch,
+     * not per record. What stopped the batch is seen again next round. */
+    filled = 0;
+    do {
+      rc = ah__tls_read(c->tls, buf + filled, len - filled, &got, why,
+                        sizeof why);
+      if (rc == AH_OK)
+        filled += got;
+    } while (rc == AH_OK && filled < len);
+    if (filled > 0) {
+      c->ops->data(c->owner, buf, filled);
+      continue;
+    }
     if (rc == AH_IO_PENDING && flush_tls(c, 0) != AH_OK) {
       rc = AH_ERR_NO_MEMORY;
       snprintf(why, sizeof why, "cannot answer %s's TLS records", c->peer);
-    }
-    if (rc == AH_OK) {
-      c->ops->data(c->owner, buf, got);
-      continue;
     }
     if (rc == AH_IO_PENDING && c->tls_eof) {
       /* Every record is read and no close_notify came. */
