@@ -530,8 +530,7 @@ static int ensure_rbuf(ah__request *r) {
 /* Reads into the staging buffer: for the response head, or (untimed)
  * to catch an answer that arrives while an upload is still going. The
  * buffer itself is taken only when bytes arrive (on_alloc): a transfer
- * that waits holds none, and buffers taken and freed in the order data
- * arrives reuse each other's memory instead of leaving holes. */
+ * that waits for its answer holds none. */
 static int start_receiving(ah__request *r, int timed) {
   int rc = AH_OK;
   if (r->headers == NULL) {
