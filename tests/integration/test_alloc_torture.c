@@ -662,7 +662,11 @@ static unsigned long close_many_run(uint16_t port, unsigned long n,
     if (!rec_wait_closing(reqs[i], left))
       missing++;
   }
-  if (!rec_wait_closing(r.connect, 0))
+  /* The connect handle's HANDLE_CLOSING follows its requests' ones: it
+   * gets the rest of the same wait, not a look at this very moment. */
+  uint64_t now_ms = tu_now_ms();
+  if (!rec_wait_closing(r.connect,
+                        until > now_ms ? (unsigned)(until - now_ms) : 0u))
     problem(n, "the connect handle got no HANDLE_CLOSING");
   unsigned long used = ah__alloc_fail_from(0, refused);
   if (missing > 0)
