@@ -854,6 +854,8 @@ static int has_final_head(ah__request *r) {
   const char *detail = NULL;
   size_t off = r->rstart, head_len;
   int rc;
+  if (r->rbuf == NULL) /* nothing came (the buffer comes with bytes) */
+    return 0;
   for (;;) {
     rc = parse_at(r, off, &resp, &head_len, &detail);
     if (rc == AH_H1_NEED_MORE)
