@@ -46,6 +46,7 @@ struct ah__conn {
   int tcp_open;
   int reading;        /* the owner (or the pool) wants bytes */
   int socket_reading; /* libuv reads the socket */
+  int socket_wanted;  /* and someone takes what it reads */
   int timed_read;
   int idle;
   /* One after the other, never both: the name is resolved, then each
@@ -307,7 +308,7 @@ void ah__conn_close(ah__conn *c) {
   if (c->tcp_open) {
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     c->tcp_open = 0;
-    c->socket_reading = 0;
+    c->socket_reading = c->socket_wanted = 0;
   }
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   if (c->tls_ctx != NULL)
@@ -379,7 +380,7 @@ static void close_attempt(ah__conn *c) {
   c->connect_deadline = 0;
   if (c->tcp_open) {
     c->tcp_open = 0;
-    c->socket_reading = 0;
+    c->socket_reading = c->socket_wanted = 0;
     uv_close((uv_handle_t *)&c->tcp, on_attempt_closed);
   }
 }
@@ -963,6 +964,12 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   char *base = NULL;
   size_t len = 0;
   (void)suggested;
+  if (!c->socket_wanted) {
+    /* A stop that was not taken back: libuv reports UV_ENOBUFS and
+     * on_read stops the socket for real, leaving the bytes in it. */
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
   if (c->tunneling) {
     base = c->cbuf + c->tunnel_len;
     len = CIPHER_BUFFER_SIZE - c->tunnel_len;
@@ -1064,6 +1071,13 @@ static ssize_t real_eof_or_error(ah__conn *c) {
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   ah__conn *c = stream->data;
   int err;
+  if (nread == UV_ENOBUFS && !c->socket_wanted) {
+    uv_read_stop(stream);
+    c->socket_reading = 0;
+    return;
+  }
+  if (nread < 0) /* libuv stops reading by itself after EOF or an error */
+    c->socket_reading = 0;
   if (nread == 0 || c->state == CLOSED)
     return;
   if (nread == UV_EOF)
@@ -1112,20 +1126,25 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 
 static int start_socket_reads(ah__conn *c) {
   int rc;
-  if (c->socket_reading || c->tls_eof) /* after EOF only OpenSSL's input */
+  if (c->tls_eof) /* after EOF only OpenSSL's input */
+    return AH_OK;
+  c->socket_wanted = 1;
+  if (c->socket_reading)
     return AH_OK;
   rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  if (rc != 0)
+  if (rc != 0) {
+    c->socket_wanted = 0;
     return map_uv_error(rc, AH_ERR_SYSTEM);
+  }
   c->socket_reading = 1;
   return AH_OK;
 }
 
-static void stop_socket_reads(ah__conn *c) {
-  if (c->socket_reading && c->tcp_open)
-    uv_read_stop((uv_stream_t *)&c->tcp);
-  c->socket_reading = 0;
-}
+/* The stop is lazy: libuv keeps the socket in epoll until bytes come that
+ * nobody wants (on_alloc, on_read). A response ends, the connection goes
+ * idle, the next request takes it and reads again, all in one turn of the
+ * loop: stopping at once would cost two epoll_ctl calls per request. */
+static void stop_socket_reads(ah__conn *c) { c->socket_wanted = 0; }
 
 /* While OpenSSL still holds input for the owner, the socket waits (the
  * kick reads that input first, and deliver_plaintext starts the socket
@@ -1196,18 +1215,48 @@ static int write_tls(ah__conn *c, const ah__iov *bufs, unsigned count) {
   return flush_tls(c, 1);
 }
 
-int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count) {
+/* Drops the first `n` bytes of ub[*first..count), which the socket took. */
+static void skip_written(uv_buf_t *ub, unsigned count, unsigned *first,
+                         size_t n) {
+  while (*first < count && n >= ub[*first].len)
+    n -= ub[(*first)++].len;
+  if (*first < count) {
+    ub[*first].base += n;
+    ub[*first].len -= (unsigned)n;
+  }
+}
+
+int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count,
+                   int *sent_now) {
   uv_buf_t ub[4];
-  unsigned i;
+  unsigned i, first = 0;
+  size_t total = 0;
   int rc;
+  if (sent_now != NULL)
+    *sent_now = 0;
   if (c->state != OPEN || c->write_pending || count > 4)
     return AH_ERR_INCORRECT_HANDLE_STATE;
   if (c->tls != NULL)
     return write_tls(c, bufs, count);
-  for (i = 0; i < count; i++)
+  for (i = 0; i < count; i++) {
     ub[i] = uv_buf_init((char *)(uintptr_t)bufs[i].base, (unsigned)bufs[i].len);
+    total += bufs[i].len;
+  }
+  if (sent_now != NULL) {
+    /* Most request heads fit the socket's buffer at once: no write
+     * callback, and so no extra turn of the loop before reading. A
+     * failure is left to uv_write, which reports it as it always does. */
+    rc = uv_try_write((uv_stream_t *)&c->tcp, ub, count);
+    if (rc > 0 && (size_t)rc == total) {
+      *sent_now = 1;
+      return AH_OK;
+    }
+    if (rc > 0)
+      skip_written(ub, count, &first, (size_t)rc);
+  }
   c->write_req.data = c;
-  rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, ub, count, on_write);
+  rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, ub + first,
+                count - first, on_write);
   if (rc != 0)
     return map_uv_error(rc, AH_ERR_CONNECTION_ABORTED);
   c->refs++;

@@ -38,6 +38,7 @@ static void start_connection(ah__request *r, int fresh);
 static void pump(ah__request *r);
 static void finish_body(ah__request *r);
 static void drop_empty_staging(ah__request *r);
+static void on_written(void *owner, int err, const char *detail);
 static void finish_read(ah__request *r);
 static void parse_head(ah__request *r);
 static void check_expect(ah__request *r);
@@ -359,7 +360,7 @@ static int wants_expect(const ah__request *r, uint64_t size) {
 static void send_head(ah__request *r) {
   ah__iov iov[2];
   unsigned n = 0;
-  int rc;
+  int rc, sent_now;
   emit(r, AH_STATUS_SENDING_REQUEST, NULL, 0);
   if (r->conn == NULL)
     return; /* cancelled from the status callback path */
@@ -369,9 +370,11 @@ static void send_head(ah__request *r) {
     iov[n].base = r->send_body;
     iov[n++].len = r->send_body_len;
   }
-  rc = ah__conn_write(r->conn, iov, n);
+  rc = ah__conn_write(r->conn, iov, n, &sent_now);
   if (rc != AH_OK)
     fail(r, rc, "cannot write to the connection");
+  else if (sent_now)
+    on_written(r, AH_OK, NULL);
 }
 
 /* Starts one exchange (the first, or the next hop of a redirect). */
@@ -491,7 +494,7 @@ int ah__request_write(ah__request *r, const void *buf, size_t len,
   }
   iov.base = buf;
   iov.len = len;
-  rc = ah__conn_write(r->conn, &iov, 1);
+  rc = ah__conn_write(r->conn, &iov, 1, NULL);
   if (rc != AH_OK) {
     fail(r, rc, "cannot write to the connection");
     return rc;
@@ -627,7 +630,7 @@ static void end_expect(ah__request *r) {
   r->sending_body = 1;
   iov.base = r->send_body;
   iov.len = r->send_body_len;
-  rc = ah__conn_write(r->conn, &iov, 1);
+  rc = ah__conn_write(r->conn, &iov, 1, NULL);
   if (rc != AH_OK)
     fail(r, rc, "cannot write to the connection");
 }
