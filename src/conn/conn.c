@@ -1071,8 +1071,12 @@ static ssize_t real_eof_or_error(ah__conn *c) {
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   ah__conn *c = stream->data;
   int err;
-  if (nread == UV_ENOBUFS && !c->socket_wanted) {
-    uv_read_stop(stream);
+  if (nread < 0 && !c->socket_wanted) {
+    /* Nobody reads now (a lazy stop). A refused buffer stops libuv for
+     * real; an EOF libuv reports on its own (a hang-up after a partial
+     * read) stays with the socket, which tells the next reader again. */
+    if (nread == UV_ENOBUFS)
+      uv_read_stop(stream);
     c->socket_reading = 0;
     return;
   }
@@ -1222,7 +1226,7 @@ static void skip_written(uv_buf_t *ub, unsigned count, unsigned *first,
     n -= ub[(*first)++].len;
   if (*first < count) {
     ub[*first].base += n;
-    ub[*first].len -= (unsigned)n;
+    ub[*first].len -= n;
   }
 }
 
@@ -1240,7 +1244,7 @@ int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count,
     return write_tls(c, bufs, count);
   for (i = 0; i < count; i++) {
     ub[i] = uv_buf_init((char *)(uintptr_t)bufs[i].base, (unsigned)bufs[i].len);
-    total += bufs[i].len;
+    total += ub[i].len;
   }
   if (sent_now != NULL) {
     /* Most request heads fit the socket's buffer at once: no write

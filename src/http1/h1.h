@@ -71,6 +71,11 @@ int ah__h1_parse_response(const char *buf, size_t len, size_t max_head,
 /* Case-insensitive comparison of a view with a NUL-terminated name. */
 int ah__h1_str_ieq(ah__h1_str s, const char *name);
 
+/* The same against a string literal, lengths compared first (most header
+ * names are rejected there without a walk). */
+#define AH__H1_STR_IS(s, literal)                                              \
+  ((s).len == sizeof(literal) - 1 && ah__h1_str_ieq((s), (literal)))
+
 /* How a response body is delimited (RFC 9112 section 6.3). */
 typedef enum ah__h1_framing {
   AH_H1_FRAMING_NONE = 0,    /* no body: HEAD, 1xx, 204, 304, or CL 0 */

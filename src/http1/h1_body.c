@@ -150,7 +150,7 @@ static void add_transfer_encoding(fields_summary *s, ah__h1_str value) {
     if (e.len == 0)
       continue; /* empty list element (RFC 9110 section 5.6.1) */
     s->te_codings++;
-    s->te_last_chunked = ah__h1_str_ieq(e, "chunked");
+    s->te_last_chunked = AH__H1_STR_IS(e, "chunked");
     if (s->te_last_chunked)
       s->te_chunked++;
   }
@@ -161,9 +161,9 @@ static void add_connection(fields_summary *s, ah__h1_str value) {
   ah__h1_str rest = list_of(value), e;
 
   while (next_element(&rest, &e)) {
-    if (ah__h1_str_ieq(e, "close"))
+    if (AH__H1_STR_IS(e, "close"))
       s->conn_close = 1;
-    else if (ah__h1_str_ieq(e, "keep-alive"))
+    else if (AH__H1_STR_IS(e, "keep-alive"))
       s->conn_keep_alive = 1;
   }
 }
@@ -179,7 +179,7 @@ static void summarize(const ah__h1_response *resp, fields_summary *s) {
   memset(s, 0, sizeof *s);
   for (i = 0; i < resp->num_headers; i++) {
     const ah__h1_header *h = &resp->headers[i];
-    if (ah__h1_str_ieq(h->name, "content-length")) {
+    if (AH__H1_STR_IS(h->name, "content-length")) {
       const char *why = NULL;
       int rc = add_content_length(s, h->value, &why);
       if (rc != AH_H1_OK && s->cl_rc == AH_H1_OK) {
@@ -187,9 +187,9 @@ static void summarize(const ah__h1_response *resp, fields_summary *s) {
         s->cl_why = why;
       }
       s->has_cl = 1;
-    } else if (ah__h1_str_ieq(h->name, "transfer-encoding")) {
+    } else if (AH__H1_STR_IS(h->name, "transfer-encoding")) {
       add_transfer_encoding(s, h->value);
-    } else if (ah__h1_str_ieq(h->name, "connection")) {
+    } else if (AH__H1_STR_IS(h->name, "connection")) {
       add_connection(s, h->value);
     }
   }

@@ -14,6 +14,7 @@
 #include "h1.h"
 #include "h1_chars.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Internal result: the walk ran out of bytes before the head ended. */
@@ -28,6 +29,19 @@ static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
  */
 static int is_text(unsigned char c) {
   return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Whether all 8 bytes at p are text other than HTAB: none below 0x20 and
+ * none 0x7f (the exact "has a byte less than n" and "has a zero byte"
+ * word tests). A line is walked a word at a time up to the first word
+ * that fails, which holds its end (or a TAB, or a bad byte); from there
+ * byte by byte, as most lines are short. */
+static int plain_text_word(const unsigned char *p) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  uint64_t x, del;
+  memcpy(&x, p, sizeof x);
+  del = x ^ (ones * 0x7f);
+  return ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs) == 0;
 }
 
 /* The bytes being parsed: the caller's buffer cut to max_head. */
@@ -48,7 +62,10 @@ typedef struct cursor {
 static int rest_of_line(cursor *c, size_t *text_end, const char *ctl_why) {
   size_t i;
 
-  for (i = c->pos; i < c->end; i++) {
+  i = c->pos;
+  while (c->end - i >= 8 && plain_text_word(c->p + i))
+    i += 8;
+  for (; i < c->end; i++) {
     unsigned char ch = c->p[i];
     if (is_text(ch))
       continue;

@@ -23,6 +23,7 @@
 #include "util/proxy.h"
 #include "util/url.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -224,6 +225,34 @@ static void fail(ah__request *r, int err, const char *detail) {
   drop_connection(r);
   if (r->op != AH_OP_NONE)
     complete(r, err, 0);
+}
+
+/* set_text and fail with a formatted text (256 bytes at most). */
+static void set_textv(ah__request *r, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void set_textv(ah__request *r, const char *fmt, va_list ap) {
+  char text[256];
+  vsnprintf(text, sizeof text, fmt, ap);
+  set_text(r, text);
+}
+
+static void set_textf(ah__request *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_textf(ah__request *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  set_textv(r, fmt, ap);
+  va_end(ap);
+}
+
+static void failf(ah__request *r, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void failf(ah__request *r, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  set_textv(r, fmt, ap);
+  va_end(ap);
+  fail(r, err, r->detail); /* the text is in place already */
 }
 
 /* ---- the request head ---- */
@@ -571,12 +600,9 @@ int ah__request_end(ah__request *r) {
   if (r->state != AH_REQ_UPLOADING || r->op != AH_OP_NONE)
     return AH_ERR_INCORRECT_HANDLE_STATE;
   if (r->upload_sent != r->upload_total && !r->early_answer) {
-    char text[96];
-    snprintf(text, sizeof text,
-             "%llu of %llu announced body bytes were written",
-             (unsigned long long)r->upload_sent,
-             (unsigned long long)r->upload_total);
-    set_text(r, text);
+    set_textf(r, "%llu of %llu announced body bytes were written",
+              (unsigned long long)r->upload_sent,
+              (unsigned long long)r->upload_total);
     return AH_ERR_UPLOAD_LENGTH;
   }
   r->op = AH_OP_END;
@@ -1012,9 +1038,10 @@ static int note_interim(ah__request *r, int status) {
 
 static const ah__h1_header *find_header(const ah__request *r, const char *name,
                                         unsigned index) {
-  size_t i;
+  size_t i, len = strlen(name);
   for (i = 0; i < r->resp.num_headers; i++)
-    if (ah__h1_str_ieq(r->resp.headers[i].name, name) && index-- == 0)
+    if (r->resp.headers[i].name.len == len && /* most names end here */
+        ah__h1_str_ieq(r->resp.headers[i].name, name) && index-- == 0)
       return &r->resp.headers[i];
   return NULL;
 }
@@ -1194,10 +1221,8 @@ static int take_redirect(ah__request *r) {
   }
   if (r->redirects >= r->max_redirects) {
     ah__redirect_free(&plan);
-    char text[64];
-    snprintf(text, sizeof text, "more than %u redirects",
-             (unsigned)r->max_redirects);
-    fail(r, AH_ERR_TOO_MANY_REDIRECTS, text);
+    failf(r, AH_ERR_TOO_MANY_REDIRECTS, "more than %u redirects",
+          (unsigned)r->max_redirects);
     return 1;
   }
   if (plan.method == NULL && r->streaming && r->upload_total > 0) {
@@ -1206,12 +1231,9 @@ static int take_redirect(ah__request *r) {
     r->redirect_url = NULL;
     ah__url_format(&plan.url, &r->redirect_url);
     ah__redirect_free(&plan);
-    char text[256];
-    snprintf(
-        text, sizeof text,
-        "the server redirects (%d) and wants the body sent again to %.180s",
-        r->resp.status, r->redirect_url != NULL ? r->redirect_url : "?");
-    fail(r, AH_ERR_REDIRECT_NEEDS_BODY, text);
+    failf(r, AH_ERR_REDIRECT_NEEDS_BODY,
+          "the server redirects (%d) and wants the body sent again to %.180s",
+          r->resp.status, r->redirect_url != NULL ? r->redirect_url : "?");
     return 1;
   }
   follow(r, &plan);

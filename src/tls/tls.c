@@ -62,12 +62,13 @@ struct ah__tls {
   char subject[200];
 };
 
+/* Made once per process (after OpenSSL is loaded) and kept: the index of
+ * our ex_data slot and the input BIO's method. */
 static int tls_index = -1;
+static BIO_METHOD *input_method;
+static pthread_once_t process_setup_once = PTHREAD_ONCE_INIT;
 
 /* ---- the input BIO: reads from the ciphertext the caller lends ---- */
-
-static BIO_METHOD *input_method;
-static pthread_once_t input_method_once = PTHREAD_ONCE_INIT;
 
 static int input_read(BIO *b, char *out, int len) {
   ah__tls *t = BIO_get_data(b);
@@ -112,7 +113,7 @@ static int input_create(BIO *b) {
   return 1;
 }
 
-static void make_input_method(void) {
+static void setup_process(void) {
   BIO_METHOD *m =
       BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ahttp input");
   if (m != NULL && (!BIO_meth_set_read(m, input_read) ||
@@ -122,12 +123,12 @@ static void make_input_method(void) {
     BIO_meth_free(m);
     m = NULL;
   }
-  input_method = m; /* made once, kept for the life of the process */
+  input_method = m;
+  tls_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 static BIO *new_input_bio(ah__tls *t) {
   BIO *b;
-  pthread_once(&input_method_once, make_input_method);
   if (input_method == NULL)
     return NULL;
   b = BIO_new(input_method);
@@ -284,12 +285,12 @@ int ah__tls_ctx_new(const ah__tls_config *cfg, ah__tls_ctx **out, char *detail,
   int rc = ah__openssl_load(detail, detail_len);
   if (rc != AH_OK)
     return rc;
-  rc = AH_ERR_NO_MEMORY;
-  if (tls_index < 0) {
-    /* Only ever set on I/O threads; an index per process is enough and
-     * OpenSSL's own call is thread-safe, so a race only wastes an index. */
-    tls_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  pthread_once(&process_setup_once, setup_process);
+  if (input_method == NULL || tls_index < 0) {
+    error_text(detail, detail_len, "cannot set up OpenSSL for ahttp");
+    return AH_ERR_NO_MEMORY;
   }
+  rc = AH_ERR_NO_MEMORY;
   ctx = ah__calloc(1, sizeof *ctx);
   if (ctx == NULL)
     return AH_ERR_NO_MEMORY;

@@ -401,6 +401,34 @@ static void test_hostile_reset_mid_close_delimited_body(void **state) {
   t_teardown(&f);
 }
 
+/*
+ * A whole response with a RST right behind it: the answer is complete and
+ * must be delivered in full, whether the RST arrives with the response
+ * (libuv then reports it at once, while the request is between reads: it
+ * must wait for the next reader) or while the request is between reads
+ * (the test sleeps for that), and the reset connection is not reused.
+ */
+static void test_hostile_reset_right_after_a_whole_response(void **state) {
+  (void)state;
+  t_fixture f;
+  setup(&f, 0);
+  for (int round = 0; round < 2; round++) {
+    ah_handle req = t_open_request(f.connect, "GET", "/reset/hello?after=999");
+    assert_ok(req, ah_send_request(req, NULL, 0, NULL, 0));
+    assert_int_equal(t_status_code(req), 200);
+    tu_sleep_ms(100);
+    body b;
+    read_body(req, 64, &b);
+    assert_ah(b.err, AH_OK);
+    assert_true(b.ended);
+    assert_int_equal(b.len, 5);
+    assert_memory_equal(b.data, "hello", 5);
+    free(b.data);
+    close_request(req);
+  }
+  t_teardown(&f);
+}
+
 BODY_ERROR_TEST(eof_before_final_chunk, "/raw/truncated-chunked-no-last",
                 AH_ERR_CONNECTION_ABORTED, "hello")
 BODY_ERROR_TEST(eof_inside_chunk, "/raw/truncated-chunked",
@@ -1277,6 +1305,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hostile_closed_during_headers),
     cmocka_unit_test(test_hostile_reset_mid_body),
     cmocka_unit_test(test_hostile_reset_mid_close_delimited_body),
+    cmocka_unit_test(test_hostile_reset_right_after_a_whole_response),
     cmocka_unit_test(test_hostile_eof_before_final_chunk),
     cmocka_unit_test(test_hostile_eof_inside_chunk),
     cmocka_unit_test(test_hostile_body_shorter_than_content_length),

@@ -131,6 +131,7 @@ RAW_REPLIES = {
     "te-gzip-close": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"
                      b"not really gzip",
     "http-1-2": b"HTTP/1.2 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "hello": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
     "te-unknown-chunked": b"HTTP/1.1 200 OK\r\n"
                           b"Transfer-Encoding: x-custom, chunked\r\n\r\n"
                           b"5\r\nhello\r\n0\r\n\r\n",

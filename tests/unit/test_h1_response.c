@@ -580,6 +580,76 @@ static void str_ieq_ignores_ascii_case_only(void **state) {
   assert_false(ah__h1_str_ieq(nonascii, "\xe3\xa4"));
 }
 
+/* Parses "HTTP/1.1 200 OK\r\nX: <value>\r\n\r\n" from a heap buffer of
+ * exactly its size; returns the parser's result, the detail and (when
+ * parsed) the value's length, having checked its bytes. */
+static int parse_with_value(const char *value, size_t len, size_t *got_len,
+                            const char **detail) {
+  static const char start[] = "HTTP/1.1 200 OK\r\nX: ", end[] = "\r\n\r\n";
+  size_t n = sizeof start - 1 + len + sizeof end - 1, head_len = 0;
+  char *buf = malloc(n);
+  ah__h1_header fields[2];
+  ah__h1_response out;
+  int rc;
+
+  assert_non_null(buf);
+  memcpy(buf, start, sizeof start - 1);
+  memcpy(buf + sizeof start - 1, value, len);
+  memcpy(buf + sizeof start - 1 + len, end, sizeof end - 1);
+  memset(&out, 0, sizeof out);
+  out.headers = fields;
+  out.num_headers = 2;
+  *detail = NULL;
+  rc = ah__h1_parse_response(buf, n, 8192, &out, &head_len, detail);
+  if (rc == AH_H1_OK) {
+    assert_int_equal(head_len, n);
+    assert_int_equal(out.num_headers, 1);
+    assert_int_equal(out.headers[0].value.len, len);
+    /* the view points into buf: compare before it goes */
+    assert_memory_equal(out.headers[0].value.ptr, value, len);
+    *got_len = out.headers[0].value.len;
+  }
+  free(buf);
+  return rc;
+}
+
+/* Values are checked 8 bytes at a time: one odd byte at every offset of a
+ * long value (so at every place in a word, and in the bytes after the last
+ * whole word) must be judged exactly as a byte-by-byte walk would. */
+static void checks_every_byte_of_long_values(void **state) {
+  static const unsigned char refused[] = {0x01, 0x08, 0x0b, 0x1f, 0x7f};
+  static const unsigned char allowed[] = {'\t', ' ', '~', 0x80, 0xfe, 0xff};
+  char value[43];
+  size_t got = 0;
+  const char *detail;
+  size_t at, k;
+
+  (void)state;
+  for (at = 1; at + 1 < sizeof value; at++) { /* not first or last: those
+                                                 would be trimmed as OWS */
+    for (k = 0; k < sizeof refused; k++) {
+      memset(value, 'v', sizeof value);
+      value[at] = (char)refused[k];
+      assert_int_equal(parse_with_value(value, sizeof value, &got, &detail),
+                       AH_H1_E_SYNTAX);
+      assert_non_null(detail);
+      assert_non_null(strstr(detail, "control character in a header field"));
+    }
+    memset(value, 'v', sizeof value);
+    value[at] = '\0';
+    assert_int_equal(parse_with_value(value, sizeof value, &got, &detail),
+                     AH_H1_E_SYNTAX);
+    assert_non_null(strstr(detail, "NUL byte"));
+    for (k = 0; k < sizeof allowed; k++) {
+      memset(value, 'v', sizeof value);
+      value[at] = (char)allowed[k];
+      assert_int_equal(parse_with_value(value, sizeof value, &got, &detail),
+                       AH_H1_OK);
+      assert_int_equal(got, sizeof value);
+    }
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parses_status_lines),
     cmocka_unit_test(parses_and_trims_header_fields),
@@ -591,6 +661,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rejects_space_before_colon),
     cmocka_unit_test(rejects_bad_field_names),
     cmocka_unit_test(rejects_control_chars_in_values),
+    cmocka_unit_test(checks_every_byte_of_long_values),
     cmocka_unit_test(rejects_too_many_headers),
     cmocka_unit_test(rejects_oversized_head),
     cmocka_unit_test(informational_then_final_in_one_buffer),
