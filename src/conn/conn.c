@@ -119,7 +119,7 @@ static void start_tunnel(ah__conn *c);
 static int begin_reading(ah__conn *c);
 static int start_socket_reads(ah__conn *c);
 static void stop_socket_reads(ah__conn *c);
-static int flush_tls(ah__conn *c, int owner);
+static int flush_tls(ah__conn *c, int owner, int *sent_now);
 static void keep_tls_input(ah__conn *c);
 
 int ah__io_new(void *uv_loop, ah__io **out) {
@@ -298,7 +298,7 @@ void ah__conn_close(ah__conn *c) {
   if (was_connected && c->tls != NULL) {
     /* Best effort: libuv writes at once when nothing else is queued. */
     ah__tls_close_notify(c->tls);
-    flush_tls(c, 0);
+    flush_tls(c, 0, NULL);
   }
   if (was_connected)
     status(c, AH_STATUS_CLOSING_CONNECTION, c->peer);
@@ -648,8 +648,9 @@ void ah__conn_set_timeouts(ah__conn *c, const ah__conn_timeouts *t) {
 static void on_tls_written(uv_write_t *req, int rc);
 
 /* Sends whatever ciphertext OpenSSL produced, as one write. `owner`
- * marks the owner's write, whose completion it reports. */
-static int flush_tls(ah__conn *c, int owner) {
+ * marks the owner's write, whose completion it reports; with `sent_now`
+ * the socket is offered it first, as ah__conn_write does for plain. */
+static int flush_tls(ah__conn *c, int owner, int *sent_now) {
   size_t n = ah__tls_out_pending(c->tls);
   tls_write *w;
   uv_buf_t buf;
@@ -663,6 +664,18 @@ static int flush_tls(ah__conn *c, int owner) {
   w->owner = owner;
   n = ah__tls_out_take(c->tls, w->data, n);
   buf = uv_buf_init(w->data, (unsigned)n);
+  if (sent_now != NULL && n > 0) {
+    rc = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (rc > 0 && (size_t)rc == n) {
+      ah__free(w);
+      *sent_now = 1;
+      return AH_OK;
+    }
+    if (rc > 0) {
+      buf.base += rc;
+      buf.len -= (size_t)rc;
+    }
+  }
   w->req.data = w;
   rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_tls_written);
   if (rc != 0) {
@@ -702,7 +715,7 @@ static void drive_handshake(ah__conn *c) {
   char why[256] = "";
   char desc[96];
   int rc = ah__tls_handshake(c->tls, why, sizeof why);
-  int flushed = flush_tls(c, 0);
+  int flushed = flush_tls(c, 0, NULL);
   if (rc == AH_IO_PENDING && flushed == AH_OK)
     return;
   if (rc == AH_OK || rc == AH_IO_PENDING) {
@@ -896,7 +909,7 @@ static void deliver_plaintext(ah__conn *c) {
       c->ops->data(c->owner, buf, filled);
       continue;
     }
-    if (rc == AH_IO_PENDING && flush_tls(c, 0) != AH_OK) {
+    if (rc == AH_IO_PENDING && flush_tls(c, 0, NULL) != AH_OK) {
       rc = AH_ERR_NO_MEMORY;
       snprintf(why, sizeof why, "cannot answer %s's TLS records", c->peer);
     }
@@ -948,7 +961,7 @@ static void idle_tls_input(ah__conn *c) {
   char why[256];
   int rc = ah__tls_read(c->tls, c->io->scratch, sizeof c->io->scratch, &got,
                         why, sizeof why);
-  if (rc != AH_IO_PENDING || flush_tls(c, 0) != AH_OK)
+  if (rc != AH_IO_PENDING || flush_tls(c, 0, NULL) != AH_OK)
     ah__conn_close(c);
 }
 
@@ -1207,7 +1220,8 @@ static void on_write(uv_write_t *req, int rc) {
   conn_unref(c);
 }
 
-static int write_tls(ah__conn *c, const ah__iov *bufs, unsigned count) {
+static int write_tls(ah__conn *c, const ah__iov *bufs, unsigned count,
+                     int *sent_now) {
   char why[256]; /* the caller reports a failed write in its own words */
   unsigned i;
   int rc;
@@ -1216,7 +1230,7 @@ static int write_tls(ah__conn *c, const ah__iov *bufs, unsigned count) {
     if (rc != AH_OK)
       return rc;
   }
-  return flush_tls(c, 1);
+  return flush_tls(c, 1, sent_now);
 }
 
 /* Drops the first `n` bytes of ub[*first..count), which the socket took. */
@@ -1241,7 +1255,7 @@ int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count,
   if (c->state != OPEN || c->write_pending || count > 4)
     return AH_ERR_INCORRECT_HANDLE_STATE;
   if (c->tls != NULL)
-    return write_tls(c, bufs, count);
+    return write_tls(c, bufs, count, sent_now);
   for (i = 0; i < count; i++) {
     ub[i] = uv_buf_init((char *)(uintptr_t)bufs[i].base, (unsigned)bufs[i].len);
     total += ub[i].len;

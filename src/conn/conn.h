@@ -111,9 +111,10 @@ void ah__conn_read_stop(ah__conn *conn);
 
 /* Writes the buffers (borrowed until ops->written). One write at a time:
  * AH_ERR_INCORRECT_HANDLE_STATE if one is in flight. At most 4 buffers.
- * With `sent_now`, a plain connection first offers the bytes to the socket
- * directly: when it takes them all, *sent_now is 1, the write is over and
- * no ops->written follows (the caller goes on as that callback would). */
+ * With `sent_now`, the bytes (over TLS, their records) are first offered to
+ * the socket directly: when it takes them all, *sent_now is 1, the write is
+ * over and no ops->written follows (the caller goes on as that callback
+ * would). */
 int ah__conn_write(ah__conn *conn, const ah__iov *bufs, unsigned count,
                    int *sent_now);
 
