@@ -67,7 +67,7 @@ GET|HEAD /bytes/<n>?framing=length|chunked|close&seed=S&chunk=C
 POST|PUT /upload[?respond_early=1]
 ANY      /status/<code>
 ANY      /echo
-GET      /stall?after=none|headers|body&bytes=K&length=L
+ANY      /stall?after=none|headers|body&bytes=K&length=L&read=0
 GET      /slow/<n>?delay_ms=D&piece=P
 ANY      /raw/<name>
 GET      /truncate/<n>?after=K
@@ -708,6 +708,17 @@ class Connection:
         while self.recv_some():
             pass
 
+    def stall_unread(self):
+        """Sends nothing and reads nothing, so that what the client writes
+        backs up in its socket, until the client hangs up or the server
+        stops."""
+        poller = select.poll()
+        poller.register(self.raw, select.POLLRDHUP | select.POLLHUP |
+                        select.POLLERR)
+        while not self.server.stopping.is_set():
+            if poller.poll(50):
+                return
+
     def hang_up(self):
         """Ends the connection on the TCP level only: a FIN after what was
         sent, no TLS close_notify. Drains what the client still sends for a
@@ -811,6 +822,10 @@ class Connection:
         if path.startswith("/redirect/") and req.query.get("early") == "1":
             return self.route_redirect(req, path[len("/redirect/"):], close,
                                        early=True)
+        if path == "/stall" and req.query.get("read") == "0":
+            # The body is asked for (100 Continue) and left unread.
+            self.maybe_continue(req)
+            return self.route_stall(req)
         # Every other route reads the request body fully, then answers.
         self.read_body(req, lambda data: None)
         if path == "/":
@@ -973,7 +988,10 @@ class Connection:
                 for view in bodies.body_views(count, 1):
                     writer.write(view)
             writer.flush()
-        self.stall()
+        if req.query.get("read") == "0":
+            self.stall_unread()
+        else:
+            self.stall()
         return True
 
     def route_slow(self, req, size_text, close):
