@@ -645,6 +645,30 @@ void ah__conn_set_timeouts(ah__conn *c, const ah__conn_timeouts *t) {
 
 /* ---- TLS plumbing ---- */
 
+/* Offers ub[0..count) to the socket at once: returns 1 if it took every
+ * byte; else what it took is dropped and ub[*first..count) is what is
+ * left for uv_write. A failure is left to uv_write too, which reports it
+ * through its callback as it always does. */
+static int write_now(ah__conn *c, uv_buf_t *ub, unsigned count,
+                     unsigned *first) {
+  size_t total = 0, n;
+  unsigned i;
+  int rc;
+  *first = 0;
+  for (i = 0; i < count; i++)
+    total += ub[i].len;
+  rc = uv_try_write((uv_stream_t *)&c->tcp, ub, count);
+  if (rc <= 0)
+    return 0;
+  if ((size_t)rc == total)
+    return 1;
+  for (n = (size_t)rc; n >= ub[*first].len; (*first)++)
+    n -= ub[*first].len;
+  ub[*first].base += n;
+  ub[*first].len -= n;
+  return 0;
+}
+
 static void on_tls_written(uv_write_t *req, int rc);
 
 /* Sends whatever ciphertext OpenSSL produced, as one write. `owner`
@@ -654,6 +678,7 @@ static int flush_tls(ah__conn *c, int owner, int *sent_now) {
   size_t n = ah__tls_out_pending(c->tls);
   tls_write *w;
   uv_buf_t buf;
+  unsigned first;
   int rc;
   if (n == 0 && !owner)
     return AH_OK;
@@ -664,17 +689,10 @@ static int flush_tls(ah__conn *c, int owner, int *sent_now) {
   w->owner = owner;
   n = ah__tls_out_take(c->tls, w->data, n);
   buf = uv_buf_init(w->data, (unsigned)n);
-  if (sent_now != NULL && n > 0) {
-    rc = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
-    if (rc > 0 && (size_t)rc == n) {
-      ah__free(w);
-      *sent_now = 1;
-      return AH_OK;
-    }
-    if (rc > 0) {
-      buf.base += rc;
-      buf.len -= (size_t)rc;
-    }
+  if (sent_now != NULL && n > 0 && write_now(c, &buf, 1, &first)) {
+    ah__free(w);
+    *sent_now = 1;
+    return AH_OK;
   }
   w->req.data = w;
   rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_tls_written);
@@ -1233,22 +1251,10 @@ static int write_tls(ah__conn *c, const ah__iov *bufs, unsigned count,
   return flush_tls(c, 1, sent_now);
 }
 
-/* Drops the first `n` bytes of ub[*first..count), which the socket took. */
-static void skip_written(uv_buf_t *ub, unsigned count, unsigned *first,
-                         size_t n) {
-  while (*first < count && n >= ub[*first].len)
-    n -= ub[(*first)++].len;
-  if (*first < count) {
-    ub[*first].base += n;
-    ub[*first].len -= n;
-  }
-}
-
 int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count,
                    int *sent_now) {
-  uv_buf_t ub[4];
+  uv_buf_t ub[4] = {0}; /* GCC cannot tell only `count` of them are read */
   unsigned i, first = 0;
-  size_t total = 0;
   int rc;
   if (sent_now != NULL)
     *sent_now = 0;
@@ -1256,21 +1262,13 @@ int ah__conn_write(ah__conn *c, const ah__iov *bufs, unsigned count,
     return AH_ERR_INCORRECT_HANDLE_STATE;
   if (c->tls != NULL)
     return write_tls(c, bufs, count, sent_now);
-  for (i = 0; i < count; i++) {
+  for (i = 0; i < count; i++)
     ub[i] = uv_buf_init((char *)(uintptr_t)bufs[i].base, (unsigned)bufs[i].len);
-    total += ub[i].len;
-  }
-  if (sent_now != NULL) {
-    /* Most request heads fit the socket's buffer at once: no write
-     * callback, and so no extra turn of the loop before reading. A
-     * failure is left to uv_write, which reports it as it always does. */
-    rc = uv_try_write((uv_stream_t *)&c->tcp, ub, count);
-    if (rc > 0 && (size_t)rc == total) {
-      *sent_now = 1;
-      return AH_OK;
-    }
-    if (rc > 0)
-      skip_written(ub, count, &first, (size_t)rc);
+  /* Most request heads fit the socket's buffer at once: no write
+   * callback, and so no extra turn of the loop before reading. */
+  if (sent_now != NULL && write_now(c, ub, count, &first)) {
+    *sent_now = 1;
+    return AH_OK;
   }
   c->write_req.data = c;
   rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, ub + first,
